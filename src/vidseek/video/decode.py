@@ -1,0 +1,269 @@
+"""Video decoding with PyAV: upright, display-aspect, downscaled RGB frames with PTS timestamps.
+
+Design points
+- Only the first video stream is demuxed and decoded (a broken audio stream never matters).
+- Threaded decoding (``thread_type = "AUTO"``: frame + slice threads).
+- Frames are converted to RGB lazily and at the size the caller asks for (swscale does the
+  downscale during the colour conversion, so a 1080p frame is never converted at full size).
+- Rotation metadata (display matrix) is applied the way players apply it, and non-square
+  pixels (sample aspect ratio) are stretched to the display aspect.
+- Timestamps are seconds from the start of the stream: ``(pts - start_time) * time_base``, the
+  position a player seeks to.  Containers with unreliable PTS (AVI with packed B-frames
+  emits them slightly out of order) are repaired by a small sort window, so times are
+  always non-decreasing.  ``frame_index / fps`` is never used.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import os
+from collections import deque
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator
+
+import av
+import numpy as np
+
+from ..errors import InputError
+
+#: how many frames the timestamp-repair window holds
+_PTS_SORT_WINDOW = 4
+
+av.logging.set_level(av.logging.PANIC)  # FFmpeg chatter goes to our own error reporting instead
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What is known of a video before decoding it all."""
+
+    path: str
+    codec: str
+    width: int  # display width: after sample aspect ratio and rotation
+    height: int
+    rotation: int  # degrees counter-clockwise applied to the stored pixels (0, 90, 180, 270)
+    fps: float | None  # average frame rate as declared
+    duration: float | None  # seconds, when the container says
+    frame_count: int | None  # declared, may be 0/None or wrong
+
+
+def fit_size(width: int, height: int, max_side: int | None) -> tuple[int, int]:
+    """Size with the longer side at most ``max_side``, aspect ratio kept, at least 1x1."""
+    if not max_side or max(width, height) <= max_side:
+        return max(1, width), max(1, height)
+    scale = max_side / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+class DecodedFrame:
+    """One decoded frame; pixels are produced on demand at the size asked for."""
+
+    __slots__ = ("index", "time", "_frame", "_rotation", "_size")
+
+    def __init__(self, index: int, time: float, frame: av.VideoFrame, rotation: int, size: tuple[int, int]):
+        self.index = index  # 0-based, decode (presentation) order
+        self.time = time  # seconds from the start of the stream
+        self._frame = frame
+        self._rotation = rotation
+        self._size = size  # display (width, height), upright
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self._size
+
+    def rgb(self, max_side: int | None = None) -> np.ndarray:
+        """Upright RGB uint8 array (H, W, 3), longer side at most ``max_side``."""
+        w, h = fit_size(*self._size, max_side)
+        if self._rotation in (90, 270):
+            w, h = h, w  # size of the stored (unrotated) picture
+        arr = self._frame.to_ndarray(width=w, height=h, format="rgb24")
+        if self._rotation:
+            arr = np.ascontiguousarray(np.rot90(arr, k=self._rotation // 90))
+        return arr
+
+
+def _check_path(path: Path) -> None:
+    if not path.exists():
+        raise InputError(path, "no such file")
+    if path.is_dir():
+        raise InputError(path, "is a directory, not a video file")
+    if not os.access(path, os.R_OK):
+        raise InputError(path, "permission denied")
+    if path.stat().st_size == 0:
+        raise InputError(path, "empty file (0 bytes)")
+
+
+def _ffmpeg_cause(exc: Exception) -> str:
+    msg = getattr(exc, "strerror", None) or str(exc)
+    return msg.split(": '")[0].strip() or type(exc).__name__
+
+
+def _display_size(stream: av.video.stream.VideoStream, rotation: int) -> tuple[int, int]:
+    w, h = stream.codec_context.width, stream.codec_context.height
+    sar = stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio
+    if sar and sar > 0 and sar != 1:
+        w = max(1, round(w * float(sar)))
+    if rotation in (90, 270):
+        w, h = h, w
+    return w, h
+
+
+def _normalise_rotation(deg: float | int | None) -> int:
+    if not deg:
+        return 0
+    return int(round(float(deg) / 90.0)) % 4 * 90
+
+
+class VideoReader:
+    """Open a video file for decoding.  Use as a context manager.
+
+    >>> with VideoReader("clip.mp4") as r:
+    ...     for f in r.frames():
+    ...         img = f.rgb(256)
+    """
+
+    def __init__(self, path: str | os.PathLike, threads: int = 0):
+        self.path = Path(path)
+        _check_path(self.path)
+        try:
+            self._container = av.open(str(self.path), mode="r", metadata_errors="ignore")
+        except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+            raise InputError(self.path, f"not a readable video ({_ffmpeg_cause(exc)})") from None
+        if not self._container.streams.video:
+            self._container.close()
+            raise InputError(self.path, "no video stream (audio-only or not a video)")
+        self._stream = self._container.streams.video[0]
+        cc = self._stream.codec_context
+        if not cc.width or not cc.height:
+            self._container.close()
+            raise InputError(self.path, "video stream has no picture size (unsupported or corrupt)")
+        self._stream.thread_type = "AUTO"
+        if threads:
+            cc.thread_count = threads
+        self._rotation: int | None = None  # known after the first frame (display matrix is frame side data)
+        self.errors: list[str] = []  # decode errors skipped over (corrupt packets)
+        self.frames_decoded = 0
+
+    # --- metadata -------------------------------------------------------------------------
+    @property
+    def info(self) -> VideoInfo:
+        s = self._stream
+        rotation = self._rotation if self._rotation is not None else self._probe_rotation()
+        w, h = _display_size(s, rotation)
+        fps = float(s.average_rate) if s.average_rate else (float(s.guessed_rate) if s.guessed_rate else None)
+        duration = None
+        if s.duration and s.time_base:
+            duration = float(s.duration * s.time_base)
+        elif self._container.duration:
+            duration = self._container.duration / av.time_base
+        return VideoInfo(
+            path=str(self.path),
+            codec=s.codec_context.name,
+            width=w,
+            height=h,
+            rotation=rotation,
+            fps=fps,
+            duration=duration,
+            frame_count=s.frames or None,
+        )
+
+    def _probe_rotation(self) -> int:
+        # Stream-level display matrix, where the demuxer exposes one; frames carry it too.
+        for key in ("rotate",):
+            if key in self._stream.metadata:
+                try:
+                    return _normalise_rotation(-float(self._stream.metadata[key]))
+                except ValueError:
+                    pass
+        return 0
+
+    # --- decoding -------------------------------------------------------------------------
+    def _start_pts(self) -> int | None:
+        return self._stream.start_time
+
+    def _raw_frames(self) -> Iterator[av.VideoFrame]:
+        """Decoded frames of the video stream; corrupt packets are skipped and recorded."""
+        stream = self._stream
+        packets = self._container.demux(stream)
+        while True:
+            try:
+                packet = next(packets)
+            except (StopIteration, av.error.EOFError):
+                break
+            except av.error.FFmpegError as exc:  # demuxer: truncated / corrupt container
+                self.errors.append(f"demux: {_ffmpeg_cause(exc)}")
+                break
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError as exc:
+                self.errors.append(f"decode: {_ffmpeg_cause(exc)}")
+                if len(self.errors) > 1000:
+                    break
+                continue
+            yield from frames
+
+    def frames(self) -> Iterator[DecodedFrame]:
+        """All frames in presentation order with repaired, non-decreasing timestamps (s)."""
+        stream = self._stream
+        tb = stream.time_base or Fraction(1, 90000)
+        start = self._start_pts()
+        rate = stream.average_rate or stream.guessed_rate
+        frame_dur = 1.0 / float(rate) if rate else 0.04
+        pending: deque[av.VideoFrame] = deque()
+        pts_heap: list[float] = []
+        index = 0
+        last_time = -math.inf
+        size = None
+        rotation = 0
+
+        def emit(frame: av.VideoFrame, t: float) -> DecodedFrame:
+            nonlocal index, last_time
+            if t < last_time:
+                t = last_time
+            last_time = t
+            df = DecodedFrame(index, t, frame, rotation, size)
+            index += 1
+            return df
+
+        for frame in self._raw_frames():
+            if size is None:
+                rotation = _normalise_rotation(getattr(frame, "rotation", 0))
+                self._rotation = rotation
+                size = _display_size(stream, rotation)
+                if start is None and frame.pts is not None:
+                    start = frame.pts
+                if start is None:
+                    start = 0
+            self.frames_decoded += 1
+            if frame.pts is None:  # no timestamp: one frame after the latest known one
+                latest = max(pts_heap) if pts_heap else (last_time if last_time > -math.inf else -frame_dur)
+                t = latest + frame_dur
+            else:
+                t = float((frame.pts - start) * tb)
+            pending.append(frame)
+            heapq.heappush(pts_heap, t)
+            if len(pending) >= _PTS_SORT_WINDOW:
+                yield emit(pending.popleft(), heapq.heappop(pts_heap))
+        while pending:
+            yield emit(pending.popleft(), heapq.heappop(pts_heap))
+        if self.frames_decoded == 0:
+            cause = self.errors[-1] if self.errors else "no frames"
+            raise InputError(self.path, f"no decodable video frames ({cause})")
+
+    # --- context manager ------------------------------------------------------------------
+    def close(self) -> None:
+        self._container.close()
+
+    def __enter__(self) -> "VideoReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def iter_frames(path: str | os.PathLike) -> Iterator[DecodedFrame]:
+    """Convenience: decode every frame of ``path`` (the file is closed when exhausted)."""
+    with VideoReader(path) as reader:
+        yield from reader.frames()

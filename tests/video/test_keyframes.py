@@ -1,0 +1,122 @@
+"""Shots and key frames against PySceneDetect's published outputs for the shared clips."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from functools import lru_cache
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import VIDEOS, all_shared_videos
+from vidseek.video import KeyframeConfig, summarise
+
+PSD = VIDEOS / "pyscenedetect"
+BLACK = 12.0  # mean RGB below this is a black frame (the runs the issue lists are exactly these)
+
+
+@lru_cache(maxsize=None)
+def summary(name: str):
+    return summarise(VIDEOS / name)
+
+
+def cut_frames(s):
+    return [shot.start_frame for shot in s.shots[1:]]
+
+
+def golden_cut_times(name: str, detector: str) -> list[float]:
+    cuts = json.loads((PSD / "goldens" / f"{name}.{detector}.default.json").read_text())["cuts"]
+    return [c * 1001 / 24000 for c in cuts]  # frame numbers at the nominal 23.976 fps
+
+
+@pytest.mark.parametrize("detector", ["ContentDetector", "AdaptiveDetector"])
+def test_hard_cuts_match_pyscenedetect_goldens(detector):
+    s = summary("pyscenedetect/goldeneye-vfr-drop3.mp4")
+    expected = golden_cut_times("goldeneye-vfr-drop3.mp4", detector)
+    assert expected == pytest.approx([3.754, 8.759], abs=1e-3)
+    assert len(s.shots) == len(expected) + 1
+    assert [sh.start_time for sh in s.shots[1:]] == pytest.approx(expected, abs=0.1)
+    assert cut_frames(s) == [60, 140]  # decode order: the file drops frames
+
+
+def test_rotated_copy_has_the_same_cuts():
+    s = summary("pyscenedetect/issue-134-rotate.mp4")
+    assert [sh.start_time for sh in s.shots[1:]] == pytest.approx([3.754, 8.759], abs=0.1)
+
+
+def test_counter_on_still_background_has_no_cut():
+    assert json.loads((PSD / "goldens/counter.mp4.ContentDetector.default.json").read_text())["cuts"] == []
+    s = summary("pyscenedetect/counter.mp4")
+    assert cut_frames(s) == []
+    assert len(s.keyframes) >= 1
+
+
+def _in_runs(frame, runs):
+    return any(a <= frame <= b for a, b in runs)
+
+
+def test_fades_to_black_testvideo():
+    runs = [(0, 29), (180, 215), (355, 397), (689, 719)]
+    s = summary("pyscenedetect/testvideo.mp4")
+    cuts = cut_frames(s)
+    assert all(_in_runs(c, runs) for c in cuts), cuts
+    # PySceneDetect's scene list puts the cuts at 201 and 382: one boundary inside each of those runs
+    psd = [int(float(r["frame"])) for r in csv.DictReader(io.StringIO((PSD / "testvideo_scenes.csv").read_text().split("\n\n")[0]))]
+    assert psd == [0, 201, 382]
+    for c in psd[1:]:
+        run = next(r for r in runs if r[0] <= c <= r[1])
+        assert sum(run[0] <= x <= run[1] for x in cuts) == 1
+    shots = [(30, 179), (216, 354), (398, 688)]
+    for a, b in shots:
+        assert any(a <= k.frame <= b for k in s.keyframes), f"no key frame in shot {a}-{b}"
+    assert min(float(k.image.mean()) for k in s.keyframes) >= BLACK
+
+
+def test_synthetic_fades_white_black_white():
+    runs = [(78, 89), (161, 172)]
+    s = summary("pyscenedetect/fades.mp4")
+    assert all(_in_runs(c, runs) for c in cut_frames(s))
+    assert s.keyframes and min(float(k.image.mean()) for k in s.keyframes) >= BLACK
+
+
+def test_black_start_gives_no_black_key_frame():
+    s = summary("pyscenedetect/delayed_start.mp4")
+    assert cut_frames(s) == []
+    assert s.keyframes and min(float(k.image.mean()) for k in s.keyframes) >= BLACK
+
+
+def test_long_shot_gets_key_frames_at_most_max_gap_apart():
+    # vtest.avi: 79.5 s of one static-camera shot
+    s = summary("opencv/vtest.avi")
+    assert len(s.shots) == 1
+    times = np.array([k.time for k in s.keyframes])
+    assert len(times) >= 20
+    # near-identical neighbours may be dropped, but coverage stays dense
+    assert np.median(np.diff(times)) <= 2.0 + 1e-6
+
+
+def test_near_identical_key_frames_are_dropped():
+    # bigbuckbunny: no dedupe gives more key frames than with dedupe, and every kept pair differs
+    loose = summarise(VIDEOS / "opencv/vtest.avi", KeyframeConfig(dedupe_threshold=0.0))
+    tight = summary("opencv/vtest.avi")
+    assert len(tight.keyframes) < len(loose.keyframes)
+
+
+@pytest.mark.parametrize("path", all_shared_videos(), ids=lambda p: p.name)
+def test_every_video_has_key_frames_with_thumbnails(path):
+    s = summarise(path)
+    assert s.shots and s.keyframes
+    assert s.shots[0].start_frame == 0 and s.shots[-1].end_frame == s.frames - 1
+    for a, b in zip(s.shots, s.shots[1:]):
+        assert b.start_frame == a.end_frame + 1
+    shot_of = {sh.index: sh for sh in s.shots}
+    for k in s.keyframes:
+        sh = shot_of[k.shot]
+        assert sh.start_frame <= k.frame <= sh.end_frame
+        assert max(k.image.shape[:2]) <= 384
+        thumb = Image.open(io.BytesIO(k.thumbnail))
+        assert thumb.format == "JPEG" and max(thumb.size) <= 192
+    assert [k.frame for k in s.keyframes] == sorted({k.frame for k in s.keyframes})

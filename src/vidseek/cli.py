@@ -65,10 +65,20 @@ def _safe_name(path: Path, taken: set[str]) -> str:
     return name
 
 
-def cmd_keyframes(args: argparse.Namespace) -> int:
-    from .inputs import discover
+def _keyframes_job(job: tuple) -> tuple[int, float, int, int]:
+    """Worker: summarise one video and write its folder; returns (frames, duration, shots, key frames)."""
     from .video import summarise
     from .video.export import write_summary
+
+    video, target, config, threads = job
+    summary = summarise(video, config, threads=threads)
+    write_summary(summary, target)
+    return summary.frames, summary.duration, len(summary.shots), len(summary.keyframes)
+
+
+def cmd_keyframes(args: argparse.Namespace) -> int:
+    from .inputs import discover
+    from .parallel import default_jobs, map_files
 
     config = keyframe_config_from_args(args)
     found = discover(args.videos)
@@ -78,28 +88,25 @@ def cmd_keyframes(args: argparse.Namespace) -> int:
     single = len(args.videos) == 1 and len(found.files) == 1 and not Path(args.videos[0]).is_dir()
     out_root = Path(args.out)
     taken: set[str] = set()
+    jobs = args.jobs or default_jobs()
+    threads = 1 if jobs > 1 and len(found.files) > 1 else 0
+    work = [(v, out_root if single else out_root / _safe_name(v, taken), config, threads) for v in found.files]
     done = frames = 0
     t0 = time.perf_counter()
-    bar = _progress(len(found.files), "keyframes", "video", args.quiet or single)
-    for video in found.files:
-        try:
-            summary = summarise(video, config)
-        except VidseekError as exc:
-            failures.append((str(video), exc.cause))
-            bar.write(f"error: {exc}", file=sys.stderr)
-            bar.update(1)
-            continue
-        target = out_root if single else out_root / _safe_name(video, taken)
-        write_summary(summary, target)
-        done += 1
-        frames += summary.frames
-        if not args.quiet:
-            bar.write(
-                f"{video}: {summary.frames} frames, {summary.duration:.2f} s, {len(summary.shots)} shots, "
-                f"{len(summary.keyframes)} key frames -> {target}",
-                file=sys.stderr,
-            )
+    bar = _progress(len(work), "keyframes", "video", args.quiet or single)
+    for job, result, error in map_files(_keyframes_job, work, jobs):
+        video, target = job[0], job[1]
         bar.update(1)
+        if error is not None:
+            failures.append((str(video), error))
+            bar.write(f"error: {video}: {error}", file=sys.stderr)
+            continue
+        n, duration, n_shots, n_kf = result
+        done += 1
+        frames += n
+        if not args.quiet:
+            bar.write(f"{video}: {n} frames, {duration:.2f} s, {n_shots} shots, {n_kf} key frames -> {target}",
+                      file=sys.stderr)
     bar.close()
     dt = time.perf_counter() - t0
     _eprint(
@@ -142,6 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--strict", action="store_true", help=f"exit with code {EXIT_PARTIAL} if any input failed")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress or per-video lines")
+    p.add_argument("-j", "--jobs", type=int, default=0, metavar="N",
+                   help="videos processed in parallel (default: one per CPU core)")
     _add_keyframe_options(p)
     p.set_defaults(func=cmd_keyframes)
     return parser

@@ -26,6 +26,7 @@ from typing import Iterator
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from ..errors import InputError
 
@@ -60,28 +61,93 @@ def fit_size(width: int, height: int, max_side: int | None) -> tuple[int, int]:
 class DecodedFrame:
     """One decoded frame; pixels are produced on demand at the size asked for."""
 
-    __slots__ = ("index", "time", "_frame", "_rotation", "_size")
+    __slots__ = ("index", "time", "_frame", "_rotation", "_size", "_scalers")
 
-    def __init__(self, index: int, time: float, frame: av.VideoFrame, rotation: int, size: tuple[int, int]):
+    def __init__(
+        self,
+        index: int,
+        time: float,
+        frame: av.VideoFrame,
+        rotation: int,
+        size: tuple[int, int],
+        scalers: dict[tuple, VideoReformatter] | None = None,
+    ):
         self.index = index  # 0-based, decode (presentation) order
         self.time = time  # seconds from the start of the stream
         self._frame = frame
         self._rotation = rotation
         self._size = size  # display (width, height), upright
+        # one swscale context per output size, shared by the frames of a reader: creating a
+        # context per frame costs more than decoding the frame
+        self._scalers = {} if scalers is None else scalers
 
     @property
     def size(self) -> tuple[int, int]:
         return self._size
 
-    def rgb(self, max_side: int | None = None) -> np.ndarray:
-        """Upright RGB uint8 array (H, W, 3), longer side at most ``max_side``."""
+    def thumb_rgb(self, max_side: int) -> np.ndarray:
+        """A small RGB copy for frame-to-frame analysis, by sampling the decoded planes directly.
+
+        Not upright and not aspect-corrected (the same for every frame of a video, which is all a
+        frame difference needs); about ``max_side`` px on the stored picture's longer side. Planar
+        8-bit YUV (nearly every video) is sampled with numpy without a colour-conversion pass over the
+        full picture; other pixel formats go through swscale.
+        """
+        frame = self._frame
+        spec = _PLANAR_YUV.get(frame.format.name)
+        if spec is None:
+            return self.rgb(max_side, fast=True)
+        w, h = frame.width, frame.height
+        step = max(1, -(-max(w, h) // max_side))
+        rows = np.arange(step // 2, h, step)
+        cols = np.arange(step // 2, w, step)
+        sx, sy, full_range = spec
+        y = _plane(frame, 0)[np.ix_(rows, cols)].astype(np.float32)
+        crow, ccol = np.ix_(rows >> sy, cols >> sx)
+        u = _plane(frame, 1)[crow, ccol].astype(np.float32) - 128.0
+        v = _plane(frame, 2)[crow, ccol].astype(np.float32) - 128.0
+        if not full_range:
+            y = (y - 16.0) * (255.0 / 219.0)
+            u *= 255.0 / 224.0
+            v *= 255.0 / 224.0
+        rgb = np.stack([y + 1.402 * v, y - 0.344136 * u - 0.714136 * v, y + 1.772 * u], axis=-1)
+        return np.clip(rgb, 0, 255).astype(np.uint8)
+
+    def rgb(self, max_side: int | None = None, fast: bool = False) -> np.ndarray:
+        """Upright RGB uint8 array (H, W, 3), longer side at most ``max_side``.
+
+        ``fast`` scales with swscale's fast bilinear filter (for analysis copies: a bit more
+        aliasing, a third less time); the default is bilinear.
+        """
         w, h = fit_size(*self._size, max_side)
         if self._rotation in (90, 270):
             w, h = h, w  # size of the stored (unrotated) picture
-        arr = self._frame.to_ndarray(width=w, height=h, format="rgb24")
+        key = (max_side, fast)
+        scaler = self._scalers.get(key)
+        if scaler is None:
+            scaler = self._scalers[key] = VideoReformatter()
+        interpolation = "FAST_BILINEAR" if fast else "BILINEAR"
+        arr = scaler.reformat(self._frame, width=w, height=h, format="rgb24", interpolation=interpolation).to_ndarray()
         if self._rotation:
             arr = np.ascontiguousarray(np.rot90(arr, k=self._rotation // 90))
         return arr
+
+
+# planar 8-bit YUV formats: (log2 horizontal chroma subsampling, log2 vertical, full range)
+_PLANAR_YUV = {
+    "yuv420p": (1, 1, False),
+    "yuvj420p": (1, 1, True),
+    "yuva420p": (1, 1, False),
+    "yuv422p": (1, 0, False),
+    "yuvj422p": (1, 0, True),
+    "yuv444p": (0, 0, False),
+    "yuvj444p": (0, 0, True),
+}
+
+
+def _plane(frame: av.VideoFrame, i: int) -> np.ndarray:
+    p = frame.planes[i]
+    return np.frombuffer(p, dtype=np.uint8).reshape(p.height, p.line_size)[:, : p.width]
 
 
 def _check_path(path: Path) -> None:
@@ -125,6 +191,7 @@ class VideoReader:
     """
 
     def __init__(self, path: str | os.PathLike, threads: int = 0):
+        """``threads``: decoder threads, 0 for FFmpeg's automatic choice, 1 for none."""
         self.path = Path(path)
         _check_path(self.path)
         try:
@@ -139,8 +206,10 @@ class VideoReader:
         if not cc.width or not cc.height:
             self._container.close()
             raise InputError(self.path, "video stream has no picture size (unsupported or corrupt)")
-        self._stream.thread_type = "AUTO"
-        if threads:
+        if threads == 1:
+            self._stream.thread_type = "NONE"
+        else:
+            self._stream.thread_type = "AUTO"
             cc.thread_count = threads
         self._rotation: int | None = None  # known after the first frame (display matrix is frame side data)
         self.errors: list[str] = []  # decode errors skipped over (corrupt packets)
@@ -217,13 +286,14 @@ class VideoReader:
         last_time = -math.inf
         size = None
         rotation = 0
+        scalers: dict[tuple, VideoReformatter] = {}
 
         def emit(frame: av.VideoFrame, t: float) -> DecodedFrame:
             nonlocal index, last_time
             if t < last_time:
                 t = last_time
             last_time = t
-            df = DecodedFrame(index, t, frame, rotation, size)
+            df = DecodedFrame(index, t, frame, rotation, size, scalers)
             index += 1
             return df
 

@@ -33,7 +33,7 @@ class KeyframeConfig:
     """Parameters of the video summary (defaults tuned on the shared test clips)."""
 
     detector: DetectorConfig = DetectorConfig()
-    detect_size: int = 128  # longer side of the frames the detector looks at
+    detect_size: int = 96  # longer side of the frames the detector looks at
     analysis_size: int = 384  # longer side of the key-frame images handed to the features stage
     thumb_size: int = 192  # longer side of the JPEG thumbnail
     thumb_quality: int = 80
@@ -75,10 +75,12 @@ class VideoSummary:
 
 @dataclass
 class _Candidate:
-    frame: int
-    time: float
-    image: np.ndarray
+    frame: DecodedFrame  # still undecoded to RGB: only the chosen one is converted
     brightness: float
+
+    @property
+    def time(self) -> float:
+        return self.frame.time
 
 
 def encode_jpeg(image: np.ndarray, max_side: int, quality: int) -> bytes:
@@ -117,7 +119,7 @@ class _Summariser:
     def frame(self, f: DecodedFrame, is_cut: bool, dark: bool, brightness: float) -> None:
         if self.shot_start is None:
             self._open_shot(f.index, f.time)
-            self.fallback = _Candidate(f.index, f.time, f.rgb(self.cfg.analysis_size), brightness)
+            self.fallback = _Candidate(f, brightness)
         if dark:
             if self.dark_run_start is None:
                 self.dark_run_start = (f.index, f.time)
@@ -184,7 +186,7 @@ class _Summariser:
             self._flush_segment()
             self.segment_start = f.time
         if not self.candidates or f.time - self.last_sample_time >= self.cfg.sample_every - 1e-9:
-            self.candidates.append(_Candidate(f.index, f.time, f.rgb(self.cfg.analysis_size), brightness))
+            self.candidates.append(_Candidate(f, brightness))
             self.last_sample_time = f.time
 
     def _flush_segment(self) -> None:
@@ -195,17 +197,21 @@ class _Summariser:
         brightest = max(c.brightness for c in cands)
         lit = [c for c in cands if c.brightness >= 0.5 * brightest]
         middle = (cands[0].time + cands[-1].time) / 2
-        best = min(lit, key=lambda c: (abs(c.time - middle), c.frame))
-        tiny = _tiny_grey(best.image)
+        best = min(lit, key=lambda c: (abs(c.time - middle), c.frame.index))
+        image = best.frame.rgb(self.cfg.analysis_size)
+        tiny = _tiny_grey(image)
         if self.last_kf_tiny is not None and np.abs(tiny - self.last_kf_tiny).mean() < self.cfg.dedupe_threshold:
             return
         self.last_kf_tiny = tiny
-        thumb = encode_jpeg(best.image, self.cfg.thumb_size, self.cfg.thumb_quality)
-        self.keyframes.append(KeyFrame(self.video, len(self.shots), best.frame, best.time, best.image, thumb))
+        thumb = encode_jpeg(image, self.cfg.thumb_size, self.cfg.thumb_quality)
+        self.keyframes.append(KeyFrame(self.video, len(self.shots), best.frame.index, best.time, image, thumb))
 
 
-def summarise(path: str | os.PathLike, config: KeyframeConfig = KeyframeConfig()) -> VideoSummary:
+def summarise(path: str | os.PathLike, config: KeyframeConfig = KeyframeConfig(), threads: int = 0) -> VideoSummary:
     """Decode ``path`` once and return its shots and key frames.
+
+    ``threads``: decoder threads (0 = FFmpeg's choice, about one per core; 1 when several videos are
+    processed in parallel processes, which uses the cores better).
 
     Raises :class:`vidseek.errors.InputError` for files that cannot be decoded at all.
     """
@@ -216,9 +222,9 @@ def summarise(path: str | os.PathLike, config: KeyframeConfig = KeyframeConfig()
     pending: dict[int, tuple[DecodedFrame, bool, float]] = {}
     prev_hsv: np.ndarray | None = None
     prev_dark = True
-    with VideoReader(path) as reader:
+    with VideoReader(path, threads=threads) as reader:
         for f in reader.frames():
-            small = f.rgb(cfg.detect_size)
+            small = f.thumb_rgb(cfg.detect_size)
             brightness = float(small.mean())
             dark = brightness < cfg.detector.dark_level
             hsv = rgb_to_hsv(small)

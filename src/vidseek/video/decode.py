@@ -212,6 +212,8 @@ class VideoReader:
             self._stream.thread_type = "AUTO"
             cc.thread_count = threads
         self._rotation: int | None = None  # known after the first frame (display matrix is frame side data)
+        self._generators: list = []  # frame generators to close before the container (an abandoned
+        # generator finalised after its container closed can hang FFmpeg's decoder threads)
         self.errors: list[str] = []  # decode errors skipped over (corrupt packets)
         self.frames_decoded = 0
 
@@ -275,6 +277,11 @@ class VideoReader:
 
     def frames(self) -> Iterator[DecodedFrame]:
         """All frames in presentation order with repaired, non-decreasing timestamps (s)."""
+        gen = self._frames()
+        self._generators.append(gen)
+        return gen
+
+    def _frames(self) -> Iterator[DecodedFrame]:
         stream = self._stream
         tb = stream.time_base or Fraction(1, 90000)
         start = self._start_pts()
@@ -324,6 +331,9 @@ class VideoReader:
 
     # --- context manager ------------------------------------------------------------------
     def close(self) -> None:
+        for gen in self._generators:
+            gen.close()
+        self._generators.clear()
         self._container.close()
 
     def __enter__(self) -> "VideoReader":

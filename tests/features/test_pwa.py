@@ -1,0 +1,63 @@
+"""PWA against a direct transcription of the formulas; whitening: determinism, persistence, rank cap."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from vidseek.features.pwa import PWAConfig, pwa_aggregate, pwa_numpy_reference, select_parts
+from vidseek.features.whitening import PCAWhitening, WhiteningConfig
+
+
+@pytest.mark.parametrize("cfg", [PWAConfig(), PWAConfig(n_parts=3, alpha=1.0, beta=1.0), PWAConfig(n_parts=5, alpha=3.0, beta=0.5)])
+def test_pwa_matches_numpy_transcription(cfg):
+    rng = np.random.default_rng(0)
+    maps = np.maximum(rng.normal(size=(3, 40, 5, 7)), 0).astype(np.float32)
+    maps[1, 4] = 0.0  # an all-zero selected channel must not give NaNs
+    channels = np.array(sorted(rng.choice(40, size=min(cfg.n_parts, 40), replace=False)))
+    ours = pwa_aggregate(torch.from_numpy(maps), channels, cfg).numpy()
+    assert ours.shape == (3, len(channels) * 40)
+    for i in range(3):
+        ref = pwa_numpy_reference(maps[i].astype(np.float64), channels, cfg)
+        np.testing.assert_allclose(ours[i], ref, rtol=1e-4, atol=1e-6)
+    assert np.all(np.isfinite(ours))
+
+
+def test_part_selection_takes_largest_variance_channels():
+    rng = np.random.default_rng(1)
+    sums = rng.normal(size=(50, 10)) * np.array([1, 9, 2, 8, 3, 7, 4, 6, 5, 0.5])
+    assert select_parts(sums, 3).tolist() == [1, 3, 5]
+    assert select_parts(sums, 25).tolist() == list(range(10))  # N capped by C
+    with pytest.raises(ValueError):
+        select_parts(sums[:1], 3)
+
+
+def _data(n, d, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 8)) @ rng.normal(size=(8, d)) + 0.1 * rng.normal(size=(n, d))
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_whitening_is_deterministic_and_reloads_bit_exactly(tmp_path):
+    x = _data(200, 64)
+    a = PCAWhitening(WhiteningConfig(dim=16)).fit(x)
+    b = PCAWhitening(WhiteningConfig(dim=16)).fit(x.copy())
+    assert np.array_equal(a.projection, b.projection)
+    a.save(tmp_path / "w.npz")
+    c = PCAWhitening.load(tmp_path / "w.npz")
+    assert np.array_equal(a.transform(x), c.transform(x))
+    y = a.transform(x)
+    assert y.shape == (200, 16) and np.allclose(np.linalg.norm(y, axis=1), 1, atol=1e-5)
+
+
+def test_whitening_caps_dim_by_training_set_and_gram_path_agrees():
+    x = _data(30, 100)  # fewer samples than dimensions: Gram-matrix path
+    w = PCAWhitening(WhiteningConfig(dim=256)).fit(x)
+    assert w.out_dim <= 29
+    # the same subspace as the covariance path (run on a copy padded with zero-variance duplicates)
+    cov = np.cov(x.astype(np.float64), rowvar=False)
+    lam = np.sort(np.linalg.eigvalsh(cov))[::-1][: w.out_dim]
+    np.testing.assert_allclose(w.eigenvalues, lam, rtol=1e-4, atol=1e-7)
+    with pytest.raises(ValueError):
+        w.transform(np.zeros((2, 99)))

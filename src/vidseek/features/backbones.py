@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -206,18 +207,28 @@ class Backbone:
             image = np.asarray(Image.fromarray(image).resize((tw, th), Image.Resampling.BILINEAR))
         return image
 
-    def _to_tensor(self, batch: list[np.ndarray]) -> torch.Tensor:
-        """Same-shape uint8 images -> normalised float batch at the input size, resized on the device.
+    def _upload(self, batch: list[np.ndarray]) -> torch.Tensor:
+        """Stack same-shape uint8 images and start their copy to the device (pinned memory on CUDA)."""
+        if self.cuda:
+            host = torch.empty((len(batch), *batch[0].shape), dtype=torch.uint8).pin_memory()
+            np.stack(batch, out=host.numpy())
+            return host.to(self.device, non_blocking=True)
+        return torch.from_numpy(np.stack(batch))
+
+    def _normalise(self, x: torch.Tensor) -> torch.Tensor:
+        """uint8 (B, H, W, 3) on the device -> normalised float batch at the input size.
 
         Resizing on the device (antialiased bilinear) keeps a GPU fed: the CPU only stacks bytes.
         """
-        x = torch.from_numpy(np.stack(batch)).to(self.device, non_blocking=True)
         x = x.permute(0, 3, 1, 2).float()
         th, tw = self.target_shape(*x.shape[2:])
         if (th, tw) != tuple(x.shape[2:]):
             x = torch.nn.functional.interpolate(x, size=(th, tw), mode="bilinear", antialias=True, align_corners=False)
         x = (x - self._mean) / self._std
         return x.contiguous(memory_format=torch.channels_last)
+
+    def _to_tensor(self, batch: list[np.ndarray]) -> torch.Tensor:
+        return self._normalise(self._upload(batch))
 
     # -- inference -------------------------------------------------------------------------
     @torch.inference_mode()
@@ -231,16 +242,25 @@ class Backbone:
     def feature_maps(
         self, images: list[np.ndarray], batch_size: int = 8
     ) -> Iterator[tuple[list[int], torch.Tensor]]:
-        """Yield ``(indices, maps)``; images of equal size are batched together."""
+        """Yield ``(indices, maps)``; images of equal size are batched together.
+
+        The next batch is stacked and uploaded in a helper thread while the device computes.
+        """
         rgb = [self.as_rgb(im) for im in images]
         groups: dict[tuple[int, int], list[int]] = defaultdict(list)
         for i, im in enumerate(rgb):
             groups[im.shape[:2]].append(i)
-        for idx in groups.values():
-            for start in range(0, len(idx), batch_size):
-                chunk = idx[start : start + batch_size]
+        chunks = [idx[s : s + batch_size] for idx in groups.values() for s in range(0, len(idx), batch_size)]
+        if not chunks:
+            return
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            nxt = pool.submit(self._upload, [rgb[i] for i in chunks[0]])
+            for k, chunk in enumerate(chunks):
+                batch = nxt.result()
+                if k + 1 < len(chunks):
+                    nxt = pool.submit(self._upload, [rgb[i] for i in chunks[k + 1]])
                 with torch.inference_mode():
-                    yield chunk, self.forward(self._to_tensor([rgb[i] for i in chunk]))
+                    yield chunk, self.forward(self._normalise(batch))
 
 
 def load_backbone(

@@ -1,26 +1,12 @@
-"""Shared fixtures: the real media in ../shared/data (see its MANIFEST.md)."""
+"""Shared fixtures over the real media in ../shared/data."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("VIDSEEK_TEST_DATA", ROOT.parent / "shared" / "data")).resolve()
-VIDEOS = DATA / "videos"
-IMAGES = DATA / "images"
-
-if not VIDEOS.is_dir():  # the tests run on real data, never on stand-ins
-    raise RuntimeError(f"test data not found at {DATA}: set VIDSEEK_TEST_DATA or place shared/ beside the repo")
-
-
-def all_shared_videos() -> list[Path]:
-    exts = {".mp4", ".avi", ".mkv", ".webm"}
-    return sorted(p for p in VIDEOS.rglob("*") if p.suffix in exts)
+from media import IMAGES, VIDEOS
 
 
 @pytest.fixture(scope="session")
@@ -31,18 +17,6 @@ def videos() -> Path:
 @pytest.fixture(scope="session")
 def images() -> Path:
     return IMAGES
-
-
-def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
-    """Run the real command line in a subprocess (the same interpreter, so the same install)."""
-    return subprocess.run(
-        [sys.executable, "-m", "vidseek", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=timeout,
-        env={**os.environ, **(env or {})},
-    )
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ import shutil
 
 from PIL import Image
 
-from conftest import VIDEOS, run_cli
+from media import VIDEOS, run_cli
 
 
 def read_csv(path):

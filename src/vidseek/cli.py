@@ -125,6 +125,153 @@ def _exit_code(done: int, failures: list, strict: bool) -> int:
 
 
 # --------------------------------------------------------------------------------------------
+# build / add / remove / compact / info
+# --------------------------------------------------------------------------------------------
+def _add_spark_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("Spark")
+    g.add_argument("--master", metavar="URL",
+                   help="Spark master: local[*] (default, or $VIDSEEK_SPARK_MASTER), local[N], spark://host:port, yarn...")
+    g.add_argument("--partitions", type=int, metavar="N",
+                   help="extraction partitions (default: 2 per core, at most one per file)")
+    g.add_argument("--driver-memory", default="2g", metavar="SIZE", help="Spark driver memory (default: %(default)s)")
+    g.add_argument("--executor-memory", metavar="SIZE", help="Spark executor memory on a cluster (default: Spark's)")
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    from .features.backbones import BACKBONES, DEFAULT_BACKBONE, DEFAULT_IMAGE_SIZE
+
+    g = p.add_argument_group("features and quantisation")
+    g.add_argument("--backbone", default=DEFAULT_BACKBONE, choices=sorted(BACKBONES),
+                   help="CNN: effnet-lite0 (default; weights ship with the package) or vgg16 (the method's "
+                        "original; needs ImageNet weights, see --weights)")
+    g.add_argument("--weights", metavar="PATH", help="backbone weights file (vgg16: a torchvision state dict)")
+    g.add_argument("--image-size", type=int, default=DEFAULT_IMAGE_SIZE, metavar="PX",
+                   help="longer side of images fed to the CNN, aspect kept (default: %(default)s)")
+    g.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where the CNN runs")
+    g.add_argument("--dim", type=int, default=128, metavar="M",
+                   help="descriptor dimension after PCA-whitening (default: %(default)s; capped by the key frames "
+                        "available)")
+    g.add_argument("--pq-m", type=int, default=16, metavar="M", help="PQ sub-vectors = bytes per code (default: %(default)s)")
+    g.add_argument("--pq-bits", type=int, default=8, metavar="B", help="bits per sub-vector code (default: %(default)s)")
+    g.add_argument("--sample", type=int, default=65536, metavar="N",
+                   help="vectors the PQ codebooks are trained on (default: %(default)s)")
+    g.add_argument("--whiten-sample", type=int, default=4096, metavar="N",
+                   help="PWA vectors the whitening is fitted on (default: %(default)s)")
+    g.add_argument("--seed", type=int, default=1234, help="k-means seed (default: %(default)s)")
+
+
+def build_config_from_args(args: argparse.Namespace):
+    from dataclasses import replace
+
+    from .engine.build import BuildConfig
+    from .engine.session import SparkConfig
+    from .features.model import FeatureConfig
+    from .features.whitening import WhiteningConfig
+    from .quantize.pq import PQConfig
+
+    features = FeatureConfig(
+        backbone=getattr(args, "backbone", "effnet-lite0"),
+        weights=getattr(args, "weights", None),
+        device=getattr(args, "device", "auto"),
+        image_size=getattr(args, "image_size", 384),
+        whitening=WhiteningConfig(dim=getattr(args, "dim", 128)),
+    )
+    cfg = BuildConfig(
+        keyframes=keyframe_config_from_args(args),
+        features=features,
+        pq=PQConfig(m=getattr(args, "pq_m", 16), nbits=getattr(args, "pq_bits", 8), seed=getattr(args, "seed", 1234)),
+        sample=getattr(args, "sample", 65536),
+        whiten_sample=getattr(args, "whiten_sample", 4096),
+        partitions=args.partitions,
+        spark=SparkConfig(master=args.master, driver_memory=args.driver_memory, executor_memory=args.executor_memory),
+        keep_staging=getattr(args, "keep_staging", False),
+        chunk_files=getattr(args, "chunk_files", 512),
+        quiet=args.quiet,
+    )
+    return replace(cfg)
+
+
+def _print_report(report, verb: str, dt: float) -> None:
+    for path, cause in report.failed:
+        _eprint(f"error: {path}: {cause}")
+    for path, cause in report.skipped:
+        _eprint(f"skipped: {path}: {cause}")
+    stages = ", ".join(f"{k} {v:.1f} s" for k, v in report.stages.items())
+    _eprint(
+        f"{verb}: {report.ok} file(s) indexed, {len(report.failed)} failed, {len(report.skipped)} skipped; "
+        f"{report.keyframes} key frames in the index, {report.bytes_on_disk / 1e6:.1f} MB on disk, "
+        f"generation {report.generation}; {dt:.1f} s" + (f" ({stages})" if stages else "")
+    )
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from .engine.build import build_index
+
+    t0 = time.perf_counter()
+    report = build_index(args.inputs, args.index, build_config_from_args(args))
+    _print_report(report, "built", time.perf_counter() - t0)
+    return _exit_code(report.ok, report.failed + report.skipped, args.strict)
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    from .engine.build import add_to_index
+
+    t0 = time.perf_counter()
+    report = add_to_index(args.inputs, args.index, build_config_from_args(args))
+    _print_report(report, "added", time.perf_counter() - t0)
+    if report.files == 0:
+        return EXIT_OK if report.skipped and all(c == "already in the index" for _, c in report.skipped) else EXIT_FAILED
+    return _exit_code(report.ok, report.failed + report.skipped, args.strict)
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    from .engine.build import remove_from_index
+
+    removed, missing = remove_from_index(args.videos, args.index)
+    for p in removed:
+        _eprint(f"removed: {p}")
+    for p in missing:
+        _eprint(f"error: {p}: not in the index")
+    _eprint(f"{len(removed)} removed, {len(missing)} not found; run `vidseek compact {args.index}` to reclaim space")
+    return EXIT_OK if removed or not missing else EXIT_FAILED
+
+
+def cmd_compact(args: argparse.Namespace) -> int:
+    from .engine.build import compact_index
+
+    r = compact_index(args.index)
+    _eprint(f"compacted: {r['bytes_before'] / 1e6:.2f} MB -> {r['bytes_after'] / 1e6:.2f} MB")
+    return EXIT_OK
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    import json
+
+    from .store.info import index_info
+
+    info = index_info(args.index)
+    if args.json:
+        print(json.dumps(info, indent=2))
+    else:
+        print(f"index       {info['path']}")
+        print(f"generation  {info['generation']} (updated {info['updated']})")
+        print(f"videos      {info['counts']['videos']} indexed, {info['counts']['failed']} failed at build, "
+              f"{info['removed']} removed")
+        print(f"key frames  {info['counts']['keyframes']}")
+        print(f"size        {info['counts']['bytes'] / 1e6:.2f} MB")
+        b = info["model"]["backbone"]
+        print(f"backbone    {b['name']} at {b['image_size']} px, weights sha256 {b['weights_sha256'][:16]}")
+        p = info["model"]["pwa"]
+        print(f"PWA         N={p['n_parts']} parts, alpha={p['alpha']}, beta={p['beta']}")
+        w = info["model"]["whitening"]
+        print(f"whitening   {w['in_dim']} -> {w['out_dim']} dims (shrink {w['shrink']}, fitted on {w['n_train']})")
+        q = info["model"]["pq"]
+        print(f"PQ          m={q['m']} x {q['nbits']} bits ({q['m'] * q['nbits'] // 8} bytes per key frame), "
+              f"d={q['d']}, seed {q['seed']}")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------------------------
 # parser
 # --------------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
@@ -153,6 +300,56 @@ def build_parser() -> argparse.ArgumentParser:
                    help="videos processed in parallel (default: one per CPU core)")
     _add_keyframe_options(p)
     p.set_defaults(func=cmd_keyframes)
+
+    p = sub.add_parser(
+        "build",
+        help="build an index from videos, images and folders (Spark)",
+        description="Extract key frames, compute PWA features, fit whitening and product quantisation, and encode "
+        "everything, as Spark jobs (local[*] by default). Folders are searched recursively for videos and images "
+        "(an image is a one-frame item at time 0). An existing index is replaced only when the new one is complete; "
+        "an interrupted build resumes where it stopped when run again with the same settings.",
+    )
+    p.add_argument("inputs", nargs="+", metavar="VIDEO_OR_DIR")
+    p.add_argument("--index", required=True, metavar="IDX", help="index folder (created)")
+    p.add_argument("--strict", action="store_true", help=f"exit with code {EXIT_PARTIAL} if any input failed")
+    p.add_argument("--keep-staging", action="store_true", help="keep IDX/.staging (PWA vectors) after the build")
+    p.add_argument("--chunk-files", type=int, default=512, metavar="N",
+                   help="files per extraction job; an interrupted build redoes at most one chunk (default: %(default)s)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    _add_model_options(p)
+    _add_spark_options(p)
+    _add_keyframe_options(p)
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser(
+        "add",
+        help="add videos to an index with its existing model (no re-training)",
+        description="Index more files with the index's model and codebooks, as a new generation; the index stays "
+        "readable throughout and switches atomically. Files already in the index are skipped.",
+    )
+    p.add_argument("index", metavar="IDX")
+    p.add_argument("inputs", nargs="+", metavar="VIDEO_OR_DIR")
+    p.add_argument("--strict", action="store_true", help=f"exit with code {EXIT_PARTIAL} if any input failed")
+    p.add_argument("-q", "--quiet", action="store_true")
+    _add_spark_options(p)
+    _add_keyframe_options(p)
+    p.set_defaults(func=cmd_add, keep_staging=False)
+
+    p = sub.add_parser("remove", help="remove videos from an index",
+                       description="Removed videos never appear in results from then on; `vidseek compact` "
+                                   "reclaims their space.")
+    p.add_argument("index", metavar="IDX")
+    p.add_argument("videos", nargs="+", metavar="VIDEO")
+    p.set_defaults(func=cmd_remove)
+
+    p = sub.add_parser("compact", help="rewrite an index without removed videos, reclaiming space")
+    p.add_argument("index", metavar="IDX")
+    p.set_defaults(func=cmd_compact)
+
+    p = sub.add_parser("info", help="counts, model parameters and sizes of an index")
+    p.add_argument("index", metavar="IDX")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_info)
     return parser
 
 

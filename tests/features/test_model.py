@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import VIDEOS
+from media import VIDEOS
 from vidseek.errors import ModelError
 from vidseek.features.model import FeatureConfig, FeatureModel
 from vidseek.features.whitening import WhiteningConfig

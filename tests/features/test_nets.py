@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import IMAGES
+from media import IMAGES
 from vidseek.errors import ModelError
 from vidseek.features.backbones import Backbone, resized_shape
 from vidseek.features.nets import EfficientNetLite0, VGG16Conv

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import IMAGES, VIDEOS
+from media import IMAGES, VIDEOS
 from vidseek.eval.queries import frame_queries, grab_frames
 from vidseek.features.model import FeatureConfig, FeatureModel
 from vidseek.features.whitening import PCAWhitening, WhiteningConfig, l2n

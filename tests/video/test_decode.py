@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import VIDEOS, all_shared_videos
+from media import VIDEOS, all_shared_videos
 from vidseek.errors import InputError
 from vidseek.video import VideoReader
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import VIDEOS, all_shared_videos
+from media import VIDEOS, all_shared_videos
 from vidseek.video import KeyframeConfig, summarise
 
 PSD = VIDEOS / "pyscenedetect"

@@ -1,0 +1,261 @@
+"""Work done inside Spark tasks (executors): each reads its own input and returns Arrow batches.
+
+Models reach executors by path (the staging or index model folder, on storage every executor can
+read) and are loaded once per Python worker process (Spark reuses workers), never per frame.
+Everything here is deterministic: one torch / FAISS thread per task, seeded k-means.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pyarrow as pa
+
+from ..errors import VidseekError
+from ..inputs import is_image_path
+from ..store.layout import stable_id
+
+#: rows written by the extraction stage (one per key frame; one status row for a failed file)
+EXTRACT_SCHEMA = pa.schema(
+    [
+        ("video_id", pa.int64()),
+        ("path", pa.string()),
+        ("kind", pa.string()),
+        ("status", pa.string()),
+        ("error", pa.string()),
+        ("duration", pa.float64()),
+        ("frames", pa.int64()),
+        ("kf_id", pa.int64()),
+        ("frame", pa.int64()),
+        ("time", pa.float64()),
+        ("shot", pa.int32()),
+        ("thumb", pa.binary()),
+        ("pwa", pa.binary()),  # float16 PWA vector before whitening
+    ]
+)
+
+WHITENED_SCHEMA = pa.schema([("kf_id", pa.int64()), ("video_id", pa.int64()), ("vec", pa.binary())])
+
+
+def codes_schema(m: int) -> pa.Schema:
+    return pa.schema(
+        [("kf_id", pa.int64()), ("video_id", pa.int64()), ("code", pa.binary(m)), ("vector", pa.binary())]
+    )
+
+
+#: what an encode task reports back: the part file it wrote and its row count
+WRITTEN_SCHEMA = pa.schema([("file", pa.string()), ("rows", pa.int64())])
+
+
+def spark_schema(schema: pa.Schema):
+    """The Spark StructType of an Arrow schema (fixed-size binary becomes binary)."""
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    return from_arrow_schema(schema)
+
+
+def write_part(table: pa.Table, folder: str, name: str) -> str:
+    """Write one Parquet part file atomically (temporary name, then rename) into ``folder``.
+
+    ``folder`` is a local path or any URI pyarrow's filesystems understand (hdfs://, s3://...).
+    A retried task overwrites its own part: names come from the partition id, not the attempt.
+    """
+    import pyarrow.fs as pafs
+    import pyarrow.parquet as pq_io
+
+    fs, root = pafs.FileSystem.from_uri(folder) if "://" in folder else (pafs.LocalFileSystem(), folder)
+    fs.create_dir(root, recursive=True)
+    final = f"{root.rstrip('/')}/{name}"
+    tmp = f"{root.rstrip('/')}/.{name}.tmp"
+    pq_io.write_table(table, tmp, filesystem=fs, compression="zstd")
+    fs.move(tmp, final)
+    return final
+
+
+def _set_threads(n: int) -> None:
+    import torch
+
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+
+
+@lru_cache(maxsize=2)
+def _feature_model(model_dir: str, weights: str | None, device: str, stamp: float):
+    from ..features.model import FeatureModel
+
+    return FeatureModel.load(model_dir, weights=weights, device=device)
+
+
+def load_feature_model(params: dict):
+    folder = Path(params["model_dir"])
+    stamp = (folder / "features.json").stat().st_mtime
+    return _feature_model(str(folder), params.get("weights"), params.get("device", "cpu"), stamp)
+
+
+def _keyframe_config(params: dict):
+    from ..video import DetectorConfig, KeyframeConfig
+
+    kc = params.get("keyframes", {})
+    det = DetectorConfig(**kc.get("detector", {}))
+    return KeyframeConfig(**{**{k: v for k, v in kc.items() if k != "detector"}, "detector": det})
+
+
+def summarise_file(path: str, params: dict) -> tuple[str, float, int, list]:
+    """(kind, duration, frames, key frames) of a video or a still image."""
+    from ..video import KeyFrame, summarise
+    from ..video.keyframes import encode_jpeg
+    from ..video.still import load_image
+
+    cfg = _keyframe_config(params)
+    if is_image_path(path):
+        try:
+            img = load_image(path, cfg.analysis_size)
+        except VidseekError:
+            img = None
+        if img is not None:
+            thumb = encode_jpeg(img, cfg.thumb_size, cfg.thumb_quality)
+            return "image", 0.0, 1, [KeyFrame(path, 0, 0, 0.0, img, thumb)]
+        # not an image after all: maybe a video with an image-like name; let the decoder say
+    s = summarise(path, cfg, threads=int(params.get("decoder_threads", 1)))
+    return "video", s.duration, s.frames, s.keyframes
+
+
+def extract_file(path: str, params: dict, model) -> pa.RecordBatch:
+    video_id = stable_id(path)
+    try:
+        kind, duration, frames, kfs = summarise_file(path, params)
+        if not kfs:
+            raise VidseekError(path, "no key frames")
+        vectors = model.pwa([k.image for k in kfs]).astype(np.float16)
+    except VidseekError as exc:
+        return _error_batch(path, video_id, exc.cause)
+    except Exception as exc:  # noqa: BLE001 - one broken file never fails the task
+        return _error_batch(path, video_id, f"unexpected error: {type(exc).__name__}: {exc}")
+    n = len(kfs)
+    return pa.RecordBatch.from_pydict(
+        {
+            "video_id": [video_id] * n,
+            "path": [path] * n,
+            "kind": [kind] * n,
+            "status": ["ok"] * n,
+            "error": [None] * n,
+            "duration": [duration] * n,
+            "frames": [frames] * n,
+            "kf_id": [stable_id(path, k.frame) for k in kfs],
+            "frame": [k.frame for k in kfs],
+            "time": [round(k.time, 6) for k in kfs],
+            "shot": [k.shot for k in kfs],
+            "thumb": [k.thumbnail for k in kfs],
+            "pwa": [v.tobytes() for v in vectors],
+        },
+        schema=EXTRACT_SCHEMA,
+    )
+
+
+def _error_batch(path: str, video_id: int, cause: str) -> pa.RecordBatch:
+    row = {f.name: [None] for f in EXTRACT_SCHEMA}
+    row.update(video_id=[video_id], path=[path], status=["error"], error=[cause], kind=["video"])
+    return pa.RecordBatch.from_pydict(row, schema=EXTRACT_SCHEMA)
+
+
+def extract_partition(params_json: str):
+    """mapInArrow function: rows of ``path`` -> key-frame rows (EXTRACT_SCHEMA)."""
+    params = json.loads(params_json)
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        _set_threads(int(params.get("torch_threads", 1)))
+        model = None
+        for batch in batches:
+            for path in batch.column("path").to_pylist():
+                if model is None:
+                    model = load_feature_model(params)
+                yield extract_file(path, params, model)
+
+    return run
+
+
+def whiten_partition(params_json: str):
+    """mapInArrow function: extracted rows -> (kf_id, video_id, whitened float32 vector bytes)."""
+    params = json.loads(params_json)
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        model = load_feature_model(params)
+        dim = model.pwa_dim
+        for batch in batches:
+            if batch.num_rows == 0:
+                continue
+            pwa = np.frombuffer(b"".join(batch.column("pwa").to_pylist()), dtype=np.float16).reshape(-1, dim)
+            vec = model.whiten(pwa.astype(np.float32))
+            yield pa.RecordBatch.from_pydict(
+                {"kf_id": batch.column("kf_id"), "video_id": batch.column("video_id"),
+                 "vec": [v.tobytes() for v in vec]},
+                schema=WHITENED_SCHEMA,
+            )
+
+    return run
+
+
+@lru_cache(maxsize=2)
+def _pq(path: str, stamp: float):
+    from ..quantize.pq import ProductQuantizer
+
+    return ProductQuantizer.load(path)
+
+
+def encode_partition(params_json: str):
+    """mapInArrow function: whitened rows -> a codes part file written by this task.
+
+    Codes are m-byte fixed-size binary; ``vector`` keeps the whitened vector as float16 for re-ranking.
+    Yields one (file, rows) row per part written.
+    """
+    params = json.loads(params_json)
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from pyspark import TaskContext
+
+        pq_path = Path(params["pq_path"])
+        pq = _pq(str(pq_path), pq_path.stat().st_mtime)
+        schema = codes_schema(pq.m)
+        out = []
+        for batch in batches:
+            if batch.num_rows == 0:
+                continue
+            vec = vectors_from_column(batch.column("vec"), pq.d)
+            codes = np.ascontiguousarray(pq.encode(vec))
+            out.append(pa.RecordBatch.from_arrays(
+                [batch.column("kf_id"), batch.column("video_id"),
+                 pa.FixedSizeBinaryArray.from_buffers(pa.binary(pq.m), len(codes), [None, pa.py_buffer(codes.tobytes())]),
+                 pa.array([v.tobytes() for v in vec.astype(np.float16)], pa.binary())],
+                schema=schema,
+            ))
+        if out:
+            part = TaskContext.get().partitionId()
+            table = pa.Table.from_batches(out, schema=schema).sort_by("kf_id")
+            name = write_part(table, params["out_dir"], f"part-{part:05d}.parquet")
+            yield pa.RecordBatch.from_pydict({"file": [name], "rows": [table.num_rows]}, schema=WRITTEN_SCHEMA)
+
+    return run
+
+
+def vectors_from_column(col: pa.Array, dim: int, dtype=np.float32) -> np.ndarray:
+    return np.frombuffer(b"".join(col.to_pylist()), dtype=dtype).reshape(-1, dim)
+
+
+def train_subspace(j: int, params_json: str) -> tuple[int, bytes]:
+    """Spark task: k-means of sub-space ``j`` on the PQ training sample (read here, from Parquet)."""
+    import pyarrow.parquet as pq_io
+
+    from ..quantize.kmeans import kmeans
+
+    params = json.loads(params_json)
+    d, m, nbits = int(params["d"]), int(params["m"]), int(params["nbits"])
+    table = pq_io.read_table(params["sample_path"], columns=["vec"])
+    x = vectors_from_column(table.column("vec").combine_chunks(), d)
+    dsub = d // m
+    sub = np.ascontiguousarray(x[:, j * dsub : (j + 1) * dsub])
+    c = kmeans(sub, 1 << nbits, int(params["niter"]), int(params["seed"]) + j, threads=1)
+    return j, c.astype(np.float32).tobytes()

@@ -1,0 +1,112 @@
+"""Standard product quantisation (Jegou et al. 2011), compatible with ``faiss.IndexPQ``.
+
+A d-dim vector is cut into ``m`` contiguous sub-vectors of ``d/m`` dims; each sub-space has its own
+codebook of ``2**nbits`` centroids; a vector is stored as ``m`` centroid indices (one byte each for
+nbits <= 8).  Asymmetric distance (ADC): for a query, one table of squared distances per sub-space
+(m x 2**nbits); the distance to a code is the sum of its m table entries.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .kmeans import assign_nearest, kmeans
+
+
+@dataclass(frozen=True)
+class PQConfig:
+    m: int = 16  # sub-vectors = bytes per code
+    nbits: int = 8  # bits per sub-vector code: 2**nbits centroids
+    niter: int = 25
+    seed: int = 1234
+
+
+class ProductQuantizer:
+    def __init__(self, d: int, config: PQConfig = PQConfig()):
+        if config.nbits < 1 or config.nbits > 8:
+            raise ValueError(f"nbits must be 1..8 (one byte per sub-vector), got {config.nbits}")
+        if d % config.m:
+            raise ValueError(f"dimension {d} is not divisible by m={config.m}")
+        self.d = d
+        self.config = config
+        self.centroids: np.ndarray | None = None  # (m, k, dsub) float32
+
+    @property
+    def m(self) -> int:
+        return self.config.m
+
+    @property
+    def k(self) -> int:
+        return 1 << self.config.nbits
+
+    @property
+    def dsub(self) -> int:
+        return self.d // self.config.m
+
+    def subvectors(self, x: np.ndarray, j: int) -> np.ndarray:
+        return np.ascontiguousarray(x[:, j * self.dsub : (j + 1) * self.dsub], dtype=np.float32)
+
+    def train(self, x: np.ndarray, threads: int | None = None) -> "ProductQuantizer":
+        """Single-process training (one k-means per sub-space in turn); Spark runs the same per task."""
+        x = self._check(x)
+        self.centroids = np.stack(
+            [kmeans(self.subvectors(x, j), self.k, self.config.niter, self.config.seed + j, threads) for j in range(self.m)]
+        )
+        return self
+
+    def set_centroids(self, centroids: np.ndarray) -> "ProductQuantizer":
+        c = np.asarray(centroids, dtype=np.float32)
+        if c.shape != (self.m, self.k, self.dsub):
+            raise ValueError(f"centroids shape {c.shape} != {(self.m, self.k, self.dsub)}")
+        self.centroids = np.ascontiguousarray(c)
+        return self
+
+    def encode(self, x: np.ndarray) -> np.ndarray:
+        """(n, d) -> (n, m) uint8 codes."""
+        x = self._check(x)
+        codes = np.empty((len(x), self.m), dtype=np.uint8)
+        for j in range(self.m):
+            codes[:, j] = assign_nearest(self.subvectors(x, j), self.centroids[j])
+        return codes
+
+    def decode(self, codes: np.ndarray) -> np.ndarray:
+        codes = np.asarray(codes)
+        return np.concatenate([self.centroids[j][codes[:, j]] for j in range(self.m)], axis=1)
+
+    def distance_tables(self, q: np.ndarray) -> np.ndarray:
+        """(nq, d) queries -> (nq, m, k) float32 squared l2 distances per sub-space (ADC tables)."""
+        q = self._check(q)
+        qs = q.reshape(len(q), self.m, 1, self.dsub)
+        return ((qs - self.centroids[None]) ** 2).sum(axis=-1, dtype=np.float32)
+
+    def _check(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float32)
+        if x.ndim != 2 or x.shape[1] != self.d:
+            raise ValueError(f"expected vectors of shape (n, {self.d}), got {x.shape}")
+        return x
+
+    # -- persistence -----------------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> None:
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp.npz")
+        np.savez(tmp, centroids=self.centroids)
+        os.replace(tmp, path)
+        jtmp = path.with_suffix(".json.tmp")
+        jtmp.write_text(json.dumps({"d": self.d, "m": self.m, "nbits": self.config.nbits,
+                                    "niter": self.config.niter, "seed": self.config.seed}, indent=2))
+        os.replace(jtmp, path.with_suffix(".json"))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "ProductQuantizer":
+        path = Path(path)
+        meta = json.loads(path.with_suffix(".json").read_text())
+        pq = cls(int(meta["d"]), PQConfig(m=int(meta["m"]), nbits=int(meta["nbits"]), niter=int(meta["niter"]),
+                                          seed=int(meta["seed"])))
+        with np.load(path) as z:
+            pq.set_centroids(z["centroids"])
+        return pq

@@ -1,0 +1,1 @@
+"""On-disk index layout: manifest, model files, partitioned Parquet datasets, lock."""

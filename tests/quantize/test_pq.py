@@ -1,0 +1,68 @@
+"""Our PQ against faiss.IndexPQ: reconstruction error and recall@10 on the same data and m/nbits."""
+
+from __future__ import annotations
+
+import faiss
+import numpy as np
+import pytest
+
+from vidseek.quantize.pq import PQConfig, ProductQuantizer
+
+
+def clustered(n, d, seed):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(64, d)).astype(np.float32)
+    x = centres[rng.integers(0, 64, n)] + 0.3 * rng.normal(size=(n, d)).astype(np.float32)
+    return x.astype(np.float32)
+
+
+@pytest.mark.parametrize("m", [8, 16])
+def test_pq_matches_faiss_index_pq(m):
+    d, nbits = 64, 8
+    train, base, queries = clustered(20000, d, 0), clustered(20000, d, 1), clustered(200, d, 2)
+    ours = ProductQuantizer(d, PQConfig(m=m, nbits=nbits)).train(train)
+    ref = faiss.IndexPQ(d, m, nbits)
+    ref.train(train)
+    ref.add(base)
+    codes = ours.encode(base)
+    mse_ours = float(((ours.decode(codes) - base) ** 2).sum(axis=1).mean())
+    mse_faiss = float(((ref.reconstruct_n(0, len(base)) - base) ** 2).sum(axis=1).mean())
+    assert mse_ours <= mse_faiss * 1.02, (mse_ours, mse_faiss)
+
+    exact = faiss.IndexFlatL2(d)
+    exact.add(base)
+    _, gt = exact.search(queries, 10)
+    tables = ours.distance_tables(queries)
+    dist = np.stack([tables[i][np.arange(m), codes].sum(axis=1) for i in range(len(queries))])
+    ours_top = np.argsort(dist, axis=1)[:, :10]
+    _, faiss_top = ref.search(queries, 10)
+
+    def recall(top):
+        return np.mean([len(set(a) & set(b)) / 10 for a, b in zip(top, gt)])
+
+    assert recall(ours_top) >= recall(faiss_top) - 0.02, (recall(ours_top), recall(faiss_top))
+
+
+def test_adc_tables_equal_direct_distances():
+    d, m = 32, 4
+    x = clustered(3000, d, 3)
+    pq = ProductQuantizer(d, PQConfig(m=m)).train(x)
+    codes = pq.encode(x[:50])
+    q = x[100:103]
+    t = pq.distance_tables(q)
+    adc = np.stack([t[i][np.arange(m), codes].sum(axis=1) for i in range(3)])
+    direct = ((q[:, None, :] - pq.decode(codes)[None]) ** 2).sum(-1)
+    np.testing.assert_allclose(adc, direct, rtol=1e-4, atol=1e-4)
+
+
+def test_small_training_sets_and_persistence(tmp_path):
+    x = clustered(100, 16, 4)  # fewer points than 256 centroids: every point is a centroid
+    pq = ProductQuantizer(16, PQConfig(m=4)).train(x)
+    assert np.allclose(pq.decode(pq.encode(x)), x)
+    pq.save(tmp_path / "pq.npz")
+    back = ProductQuantizer.load(tmp_path / "pq.npz")
+    assert np.array_equal(back.centroids, pq.centroids) and np.array_equal(back.encode(x), pq.encode(x))
+    with pytest.raises(ValueError, match="not divisible"):
+        ProductQuantizer(10, PQConfig(m=4))
+    with pytest.raises(ValueError, match="shape"):
+        pq.encode(np.zeros((2, 15), np.float32))

@@ -1,0 +1,121 @@
+"""The same build on a real Spark standalone cluster (two worker JVMs on loopback), and after kill -9."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from media import run_cli
+from vidseek.store.layout import file_sha256, read_manifest
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def table(idx: Path, dataset: str) -> pa.Table:
+    man = read_manifest(idx)
+    return pa.concat_tables([pq.read_table(idx / f) for f in man.files[dataset]]).sort_by("kf_id")
+
+
+def assert_same_index(a: Path, b: Path) -> None:
+    ka, kb = table(a, "keyframes"), table(b, "keyframes")
+    for col in ("kf_id", "video_id", "frame", "time", "shot"):
+        assert ka.column(col).to_pylist() == kb.column(col).to_pylist(), col
+    ca, cb = table(a, "codes"), table(b, "codes")
+    assert ca.column("code").to_pylist() == cb.column("code").to_pylist()
+    ma, mb = read_manifest(a), read_manifest(b)
+    for name in ("pq.npz", "whitening.npz"):
+        assert file_sha256(a / ma.model_dir / name) == file_sha256(b / mb.model_dir / name)
+
+
+@pytest.fixture()
+def standalone_cluster(tmp_path):
+    import pyspark
+
+    home = Path(pyspark.__file__).parent
+    port = free_port()
+    env = {**os.environ, "SPARK_HOME": str(home), "SPARK_LOCAL_IP": "127.0.0.1",
+           "SPARK_WORKER_DIR": str(tmp_path / "work"), "SPARK_LOG_DIR": str(tmp_path / "logs"),
+           "PYSPARK_PYTHON": sys.executable}
+    cls = str(home / "bin" / "spark-class")
+    procs = [subprocess.Popen([cls, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port", str(port),
+                               "--webui-port", str(free_port())], env=env, stdout=subprocess.DEVNULL,
+                              stderr=open(tmp_path / "master.log", "w"), start_new_session=True)]
+    url = f"spark://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.5)
+    for _ in range(2):
+        procs.append(subprocess.Popen([cls, "org.apache.spark.deploy.worker.Worker", url, "--cores", "1", "--memory", "2g",
+                                       "--host", "127.0.0.1", "--webui-port", str(free_port())], env=env,
+                                      stdout=subprocess.DEVNULL, stderr=open(tmp_path / "worker.log", "a"),
+                                      start_new_session=True))
+    try:
+        yield url
+    finally:
+        for p in procs:
+            os.killpg(p.pid, signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+
+
+@pytest.mark.slow
+def test_standalone_cluster_build_equals_local_build(standalone_cluster, small_inputs, local_index, tmp_path):
+    idx = tmp_path / "cluster-idx"
+    r = run_cli("build", small_inputs, "--index", idx, "--master", standalone_cluster, timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert read_manifest(idx).params["master"] == standalone_cluster
+    assert_same_index(idx, local_index[0])
+
+
+def wait_for(pred, timeout: float) -> bool:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if pred():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.mark.slow
+def test_kill_9_during_extraction_keeps_old_index_and_resumes(small_inputs, local_index, tmp_path):
+    idx = tmp_path / "idx"
+    shutil.copytree(local_index[0], idx, ignore=shutil.ignore_patterns(".staging"))
+    manifest_before = (idx / "manifest.json").read_bytes()
+    args = [sys.executable, "-m", "vidseek", "build", str(small_inputs), "--index", str(idx), "--master", "local[2]",
+            "--chunk-files", "1"]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    extract = idx / ".staging" / "extract"
+    assert wait_for(lambda: len(list(extract.glob("*/_SUCCESS"))) >= 2, 300), proc.stderr.read().decode()[-2000:]
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    # the previous index is untouched and complete
+    assert (idx / "manifest.json").read_bytes() == manifest_before
+    man = read_manifest(idx)
+    for rel, digest in man.checksums.items():
+        assert file_sha256(idx / rel) == digest, rel
+    r = run_cli("build", small_inputs, "--index", idx, "--master", "local[2]", timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "resume: " in r.stderr and "already extracted" in r.stderr
+    assert read_manifest(idx).generation == 2
+    assert_same_index(idx, local_index[0])

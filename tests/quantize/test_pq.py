@@ -66,3 +66,9 @@ def test_small_training_sets_and_persistence(tmp_path):
         ProductQuantizer(10, PQConfig(m=4))
     with pytest.raises(ValueError, match="shape"):
         pq.encode(np.zeros((2, 15), np.float32))
+
+
+def test_batched_encoder_equals_per_subspace_reference():
+    x = clustered(5000, 64, 5)
+    pq = ProductQuantizer(64, PQConfig(m=16)).train(x[:3000])
+    assert np.array_equal(pq.encode(x), pq.encode_numpy(x))

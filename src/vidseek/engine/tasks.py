@@ -225,7 +225,7 @@ def encode_partition(params_json: str):
             if batch.num_rows == 0:
                 continue
             vec = vectors_from_column(batch.column("vec"), pq.d)
-            codes = np.ascontiguousarray(pq.encode(vec))
+            codes = np.ascontiguousarray(pq.encode(vec, threads=1))
             out.append(pa.RecordBatch.from_arrays(
                 [batch.column("kf_id"), batch.column("video_id"),
                  pa.FixedSizeBinaryArray.from_buffers(pa.binary(pq.m), len(codes), [None, pa.py_buffer(codes.tobytes())]),

@@ -66,8 +66,32 @@ class ProductQuantizer:
         self.centroids = np.ascontiguousarray(c)
         return self
 
-    def encode(self, x: np.ndarray) -> np.ndarray:
-        """(n, d) -> (n, m) uint8 codes."""
+    def encode(self, x: np.ndarray, threads: int | None = None, chunk: int = 1024) -> np.ndarray:
+        """(n, d) -> (n, m) uint8 codes: the nearest centroid (squared l2) in every sub-space.
+
+        Blocks of ``chunk`` vectors are compared with all sub-space codebooks in one batched matrix
+        product (m x chunk x dsub by m x dsub x k): on one core about 5x faster than FAISS's
+        ``compute_codes`` for 16-byte codes of 256-d vectors (bench/pq_spark.py).  ``threads`` is
+        accepted for symmetry with training; BLAS threading is the process's.
+        """
+        x = self._check(x)
+        m, dsub = self.m, self.dsub
+        neg2ct = getattr(self, "_neg2ct", None)
+        if neg2ct is None or neg2ct[0] is not self.centroids:
+            c = self.centroids
+            self._neg2ct = neg2ct = (c, np.ascontiguousarray(c.transpose(0, 2, 1)) * np.float32(-2.0),
+                                     (c * c).sum(-1, dtype=np.float32)[:, None, :])
+        _, ct, cn = neg2ct
+        codes = np.empty((len(x), m), dtype=np.uint8)
+        for s in range(0, len(x), chunk):
+            xs = x[s : s + chunk].reshape(-1, m, dsub).transpose(1, 0, 2)  # (m, c, dsub)
+            dist = np.matmul(xs, ct)
+            dist += cn
+            codes[s : s + chunk] = dist.argmin(axis=-1).T
+        return codes
+
+    def encode_numpy(self, x: np.ndarray) -> np.ndarray:
+        """Reference encoder: one sub-space at a time (tests compare ``encode`` with it)."""
         x = self._check(x)
         codes = np.empty((len(x), self.m), dtype=np.uint8)
         for j in range(self.m):

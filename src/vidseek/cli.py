@@ -272,6 +272,66 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------------------------
+# search
+# --------------------------------------------------------------------------------------------
+def _fmt_time(t: float) -> str:
+    m, s = divmod(max(t, 0.0), 60)
+    h, m = divmod(int(m), 60)
+    return f"{h}:{m:02d}:{s:06.3f}" if h else f"{m:02d}:{s:06.3f}"
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    import json
+
+    if args.queries_dir:
+        return _cmd_search_batch(args)
+    if not args.queries:
+        raise VidseekError(None, "give at least one QUERY (image or clip), or --queries DIR")
+    from .search import Index
+    from .search.engine import hits_json
+
+    index = Index.open(args.index, device=args.device, weights=args.weights)
+    out, failed = [], 0
+    for q in args.queries:
+        try:
+            hits = index.search(q, k=args.top, refine=args.refine, flip=not args.no_flip)
+        except VidseekError as exc:
+            _eprint(f"error: {exc}")
+            failed += 1
+            out.append({"query": str(q), "results": [], "error": exc.cause})
+            continue
+        out.append(hits_json(str(q), hits))
+        if not args.json:
+            print(f"{q}:")
+            if not hits:
+                print("  (no results)")
+            for rank, h in enumerate(hits, 1):
+                print(f"  {rank:>2}. {h.score:6.3f}  {_fmt_time(h.time)}  frame {h.frame:<7d} {h.video}")
+    if args.json:
+        print(json.dumps(out, indent=2))
+    if failed == len(args.queries):
+        return EXIT_FAILED
+    return EXIT_PARTIAL if failed and args.strict else EXIT_OK
+
+
+def _cmd_search_batch(args: argparse.Namespace) -> int:
+    from .engine.batch_search import batch_search
+    from .engine.session import SparkConfig
+
+    if not args.spark:
+        _eprint("note: --queries runs as a Spark job (add --spark to say so explicitly)")
+    if not args.out:
+        raise VidseekError(None, "--queries DIR needs --out RESULTS.parquet")
+    n_queries, n_rows, failures = batch_search(
+        args.index, args.queries_dir, args.out, k=args.top, refine=args.refine, flip=not args.no_flip,
+        spark=SparkConfig(master=args.master), quiet=args.quiet)
+    for path, cause in failures:
+        _eprint(f"error: {path}: {cause}")
+    _eprint(f"searched {n_queries} queries ({len(failures)} failed): {n_rows} result rows -> {args.out}")
+    return EXIT_OK if n_queries > len(failures) else EXIT_FAILED
+
+
+# --------------------------------------------------------------------------------------------
 # parser
 # --------------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
@@ -350,6 +410,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("index", metavar="IDX")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser(
+        "search",
+        help="find where images or clips appear in the indexed videos",
+        description="Each QUERY is an image (jpg/png/webp/bmp) or a video clip. Results: best first, one entry per "
+        "video, with the time (seconds from the start of that video) of the best-matching key frame, or for a clip "
+        "where the clip starts. Runs in this process (no Spark); --queries DIR --spark runs a batch as a Spark job.",
+    )
+    p.add_argument("index", metavar="IDX")
+    p.add_argument("queries", nargs="*", metavar="QUERY")
+    p.add_argument("-k", "--top", type=int, default=10, metavar="K", help="videos per query (default: %(default)s)")
+    p.add_argument("--json", action="store_true",
+                   help='stdout: one JSON array, an object per query: {"query", "results": [{"video", "score", '
+                        '"time", "frame"}]}')
+    p.add_argument("--refine", type=int, default=256, metavar="R",
+                   help="re-rank the best R key frames by exact similarity (default: %(default)s; 0: PQ only)")
+    p.add_argument("--no-flip", action="store_true", help="do not also search the mirror image of each query")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--weights", metavar="PATH", help="backbone weights, if the index's backbone needs a file")
+    p.add_argument("--strict", action="store_true", help=f"exit with code {EXIT_PARTIAL} if any query failed")
+    g = p.add_argument_group("batch search on Spark")
+    g.add_argument("--queries", dest="queries_dir", metavar="DIR", help="folder of query images and clips")
+    g.add_argument("--spark", action="store_true", help="run the batch as a Spark job")
+    g.add_argument("--out", metavar="RESULTS.parquet", help="batch results (query, rank, video, score, time, frame)")
+    g.add_argument("--master", metavar="URL", help="Spark master (default: local[*])")
+    g.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=cmd_search)
     return parser
 
 

@@ -33,3 +33,15 @@ def bad_media(tmp_path_factory) -> dict[str, Path]:
     files["truncated"].write_bytes(src[: len(src) // 2])
     files["text"].write_text("this is a text file, not a video\n" * 20)
     return files
+
+
+@pytest.fixture(scope="session")
+def shared_index(tmp_path_factory):
+    """An index over every shared video, built with the default settings on Spark local[2]."""
+    from vidseek.engine.build import BuildConfig, build_index
+    from vidseek.engine.session import SparkConfig
+
+    idx = tmp_path_factory.mktemp("shared-index") / "idx"
+    report = build_index([str(VIDEOS)], idx, BuildConfig(spark=SparkConfig(master="local[2]"), quiet=True))
+    assert report.ok == 21 and not report.failed, report
+    return idx

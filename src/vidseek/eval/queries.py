@@ -61,3 +61,69 @@ def frame_queries(
             for e in edits:
                 out.append(FrameQuery(str(Path(v).resolve()), t, e, EDITS[e](img, rng)))
     return out
+
+
+@dataclass
+class ClipQuery:
+    video: str  # source video (absolute path)
+    start: float  # seconds: where the excerpt starts in the source
+    duration: float
+    edit: str
+    path: str  # the encoded clip
+
+
+def write_clip(frames: list[np.ndarray], fps: float, path: str | Path, codec: str = "libx264") -> None:
+    """Encode RGB frames (all the same size) into a video file (H.264 in MP4 by default)."""
+    import av
+
+    h, w = frames[0].shape[:2]
+    h2, w2 = max(2, h - h % 2), max(2, w - w % 2)
+    with av.open(str(path), mode="w") as out:
+        stream = out.add_stream(codec, rate=max(1, int(round(fps))))
+        stream.width, stream.height, stream.pix_fmt = w2, h2, "yuv420p"
+        if codec == "libx264":
+            stream.options = {"preset": "veryfast", "crf": "28"}
+        for img in frames:
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img[:h2, :w2]), format="rgb24")
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+
+
+def clip_queries(
+    videos: list[Path], per_video: int, folder: str | Path, edits: list[str] | None = None, seed: int = 0,
+    min_len: float = 2.0, max_len: float = 5.0, max_side: int = 480,
+) -> list[ClipQuery]:
+    """``per_video`` excerpts of 2-5 s per video at random times, each with one edit (cycled), re-encoded."""
+    rng = np.random.default_rng(seed)
+    edits = edits or list(EDITS)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    n = 0
+    for v in videos:
+        dur = video_duration(v)
+        for _ in range(per_video):
+            length = float(min(rng.uniform(min_len, max_len), max(dur, 0.5)))
+            start = float(rng.uniform(0, max(dur - length, 0.0)))
+            edit = edits[n % len(edits)]
+            edit_seed = int(rng.integers(1 << 31))
+            frames, times = [], []
+            with VideoReader(v) as r:
+                for f in r.frames():
+                    if f.time < start:
+                        continue
+                    if f.time > start + length:
+                        break
+                    # the same random choices (crop window, box) on every frame of the clip
+                    frames.append(EDITS[edit](f.rgb(max_side), np.random.default_rng(edit_seed)))
+                    times.append(f.time)
+            if len(frames) < 2:
+                continue
+            fps = (len(times) - 1) / max(times[-1] - times[0], 1e-3)
+            path = folder / f"clip{n:03d}-{Path(v).stem}-{edit}.mp4"
+            write_clip(frames, fps, path)
+            out.append(ClipQuery(str(Path(v).resolve()), times[0], times[-1] - times[0], edit, str(path)))
+            n += 1
+    return out

@@ -33,7 +33,9 @@ from ..errors import InputError
 #: how many frames the timestamp-repair window holds
 _PTS_SORT_WINDOW = 4
 
-av.logging.set_level(av.logging.PANIC)  # FFmpeg chatter goes to our own error reporting instead
+# PyAV's default log level (None) drops FFmpeg's messages without a Python callback.  Never set a level:
+# with a Python log callback installed, FFmpeg's decoder threads need the GIL to log, and closing a
+# frame-threaded decoder (which joins those threads while holding the GIL) can deadlock (PyAV #909, #751).
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,9 @@ For each query the m x 2^nbits table of squared distances to every centroid is c
 distance to a code is the sum of its m table entries.  The sums run as ``torch.embedding_bag(mode=
 "sum")``: the codes (offset by sub-space) index the rows of a (m*k, nq) matrix holding the tables of
 up to ``query_block`` queries side by side, so one pass over the codes serves a whole block of
-queries, in optimised multi-threaded C++.  Top-k per block is merged into a running top-k.
+queries, in optimised multi-threaded C++.  Selection keeps a running top-k per query: the first block
+is reduced with ``topk``; later blocks only pass entries below each query's current k-th distance (a
+vectorised compare), which after the first block are few.
 """
 
 from __future__ import annotations
@@ -16,14 +18,15 @@ from ..quantize.pq import ProductQuantizer
 
 
 class ADCSearcher:
-    def __init__(self, codes: np.ndarray, pq: ProductQuantizer, code_block: int = 65536, query_block: int = 64):
+    def __init__(self, codes: np.ndarray, pq: ProductQuantizer, code_block: int = 16384, query_block: int = 64):
         codes = np.ascontiguousarray(codes, dtype=np.uint8)
         if codes.ndim != 2 or codes.shape[1] != pq.m:
             raise ValueError(f"codes must be (n, {pq.m}) uint8, got {codes.shape}")
         self.pq = pq
         self.n = len(codes)
         offsets = (np.arange(pq.m, dtype=np.int32) * pq.k)[None, :]
-        self._idx = torch.from_numpy(codes.astype(np.int32) + offsets)  # (n, m) rows of the stacked tables
+        # int64 indices: embedding_bag's fastest path (8 bytes per sub-code in memory)
+        self._idx = torch.from_numpy(codes.astype(np.int64) + offsets)  # (n, m) rows of the stacked tables
         self.code_block = code_block
         self.query_block = query_block
 
@@ -43,25 +46,48 @@ class ADCSearcher:
             qb = queries[q0 : q0 + self.query_block]
             t = self.tables(qb)  # (b, m, ksub)
             w = torch.from_numpy(np.ascontiguousarray(t.reshape(len(qb), -1).T))  # (m*ksub, b)
-            best_d = best_i = None
             with torch.inference_mode():
-                for s in range(0, self.n, self.code_block):
-                    block = torch.nn.functional.embedding_bag(self._idx[s : s + self.code_block], w, mode="sum")
-                    kk = min(k_eff, block.shape[0])
-                    d, i = torch.topk(block, kk, dim=0, largest=False, sorted=False)  # (kk, b)
-                    i = i + s
-                    if best_d is None:
-                        best_d, best_i = d, i
-                    else:
-                        cat_d, cat_i = torch.cat([best_d, d]), torch.cat([best_i, i])
-                        best_d, pos = torch.topk(cat_d, k_eff, dim=0, largest=False, sorted=False)
-                        best_i = torch.gather(cat_i, 0, pos)
-                order = torch.argsort(best_d, dim=0, stable=True)
-                best_d = torch.gather(best_d, 0, order).T.numpy()
-                best_i = torch.gather(best_i, 0, order).T.numpy()
+                best_d, best_i = self._scan(w, k_eff)
+                order = torch.argsort(best_d, dim=1, stable=True)
+                best_d = torch.gather(best_d, 1, order).numpy()
+                best_i = torch.gather(best_i, 1, order).numpy()
             dist[q0 : q0 + len(qb), :k_eff] = best_d
             ids[q0 : q0 + len(qb), :k_eff] = best_i
         return dist, ids
+
+    def _scan(self, w: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Running top-k over all codes for the queries whose tables are the columns of ``w``."""
+        best_d = best_i = None
+        for s in range(0, self.n, self.code_block):
+            block = torch.nn.functional.embedding_bag(self._idx[s : s + self.code_block], w, mode="sum")  # (B, b)
+            if best_d is None or best_d.shape[1] < k:
+                bt = block.T.contiguous()
+                if best_d is not None:
+                    bt = torch.cat([best_d, bt], dim=1)
+                    ids = torch.cat([best_i, torch.arange(s, s + block.shape[0]).expand(len(bt), -1)], dim=1)
+                else:
+                    ids = torch.arange(s, s + block.shape[0]).expand(len(bt), -1)
+                kk = min(k, bt.shape[1])
+                best_d, pos = torch.topk(bt, kk, dim=1, largest=False, sorted=False)
+                best_i = torch.gather(ids, 1, pos)
+                continue
+            kth = best_d.max(dim=1).values  # current k-th distance per query
+            rows, cols = torch.nonzero(block < kth, as_tuple=True)
+            if len(rows) == 0:
+                continue
+            # pack each query's few candidates into a padded (b, max count) matrix, merge with one topk
+            order = torch.argsort(cols, stable=True)
+            rows, cols = rows[order], cols[order]
+            counts = torch.bincount(cols, minlength=block.shape[1])
+            pos = torch.arange(len(cols)) - (torch.cumsum(counts, 0) - counts)[cols]
+            width = int(counts.max())
+            cand_d = torch.full((block.shape[1], width), float("inf"))
+            cand_i = torch.full((block.shape[1], width), -1, dtype=torch.long)
+            cand_d[cols, pos] = block[rows, cols]
+            cand_i[cols, pos] = rows + s
+            best_d, p = torch.topk(torch.cat([best_d, cand_d], 1), k, dim=1, largest=False, sorted=False)
+            best_i = torch.gather(torch.cat([best_i, cand_i], 1), 1, p)
+        return best_d, best_i
 
     def distances(self, queries: np.ndarray) -> np.ndarray:
         """(nq, n) ADC distances to every code (for small indexes and tests)."""

@@ -331,6 +331,17 @@ def _cmd_search_batch(args: argparse.Namespace) -> int:
     return EXIT_OK if n_queries > len(failures) else EXIT_FAILED
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .serve.app import ServeConfig, serve
+
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        _eprint(f"warning: serving on {args.host}: anyone who can reach this address can search and stream the videos")
+    _eprint(f"vidseek: serving {args.index} on http://{args.host}:{args.port}/ (API docs at /docs); Ctrl+C stops")
+    serve(ServeConfig(index=args.index, max_upload_mb=args.max_upload_mb, workers=args.workers, device=args.device),
+          host=args.host, port=args.port)
+    return EXIT_OK
+
+
 # --------------------------------------------------------------------------------------------
 # parser
 # --------------------------------------------------------------------------------------------
@@ -437,6 +448,18 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--master", metavar="URL", help="Spark master (default: local[*])")
     g.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("serve", help="HTTP API and web page to search an index",
+                       description="Serve a search page at / and a JSON API (OpenAPI docs at /docs). Binds to "
+                                   "127.0.0.1 unless told otherwise.")
+    p.add_argument("index", metavar="IDX")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s, this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
+    p.add_argument("--max-upload-mb", type=float, default=50.0, metavar="MB",
+                   help="largest query upload; larger ones get HTTP 413 (default: %(default)s)")
+    p.add_argument("--workers", type=int, default=2, metavar="N", help="searches run at once (default: %(default)s)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.set_defaults(func=cmd_serve)
     return parser
 
 

@@ -161,14 +161,20 @@ class Index:
         if isinstance(query, np.ndarray):
             return [query], [0.0], "image"
         path = Path(query)
+        image_error = None
         if is_image_path(path):
             try:
                 return [load_image(path, 1024)], [0.0], "image"
-            except InputError:
-                pass  # maybe a video with an image name: the decoder decides
+            except InputError as exc:
+                image_error = exc  # maybe a video with an image name: the decoder decides
         from ..video import KeyframeConfig, summarise
 
-        s = summarise(path, KeyframeConfig(max_gap=1.0, dedupe_threshold=1.0))
+        try:
+            s = summarise(path, KeyframeConfig(max_gap=1.0, dedupe_threshold=1.0))
+        except InputError:
+            if image_error is not None:
+                raise image_error from None
+            raise
         kfs = s.keyframes
         if not kfs:
             raise InputError(path, "no usable frame in the query")

@@ -1,0 +1,174 @@
+"""HTTP API and web page: `vidseek serve IDX`.
+
+Endpoints (OpenAPI docs at /docs):
+    POST /api/search                     multipart upload of an image or a short clip (field ``file``), ``k``
+    GET  /api/videos?offset=&limit=      indexed videos, paged
+    GET  /api/videos/{id}/stream         the indexed file, with HTTP range requests (the browser can seek)
+    GET  /api/keyframes/{id}/thumbnail   JPEG thumbnail of a key frame
+    GET  /api/stats                      index statistics
+    GET  /api/health                     liveness
+    GET  /                               the search page (all assets served locally, no CDN)
+
+The index is loaded once at start-up.  Searches run in a bounded thread pool (torch, PyAV and numpy release
+the GIL), so the event loop never blocks; the model is loaded once and shared read-only by all searches.
+Only files that belong to the index can be streamed: URLs carry ids, never paths.  Uploads are size-limited
+(413) and checked by decoding, not by extension (400 with the cause).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import mimetypes
+import os
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+
+from ..errors import VidseekError
+from ..search import Index
+
+STATIC = Path(__file__).parent / "static"
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    index: str
+    max_upload_mb: float = 50.0
+    workers: int = 2
+    device: str = "auto"
+    default_k: int = 10
+    max_k: int = 100
+
+
+def _parse_id(raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise HTTPException(404, "not found") from None
+
+
+def create_app(config: ServeConfig) -> FastAPI:
+    index = Index.open(config.index, device=config.device)
+    index.model  # load the network now, not on the first request
+    pool = ThreadPoolExecutor(max_workers=max(1, config.workers), thread_name_prefix="vidseek-search")
+    limit = int(config.max_upload_mb * 1024 * 1024)
+    videos = sorted(index.video_paths.items(), key=lambda kv: kv[1])
+    keyframes_per_video: dict[int, int] = {}
+    for vid in index.kf_video.tolist():
+        keyframes_per_video[vid] = keyframes_per_video.get(vid, 0) + 1
+
+    app = FastAPI(title="vidseek", version="1", description="Find where an image or a clip appears in a video collection.")
+    app.state.index = index
+
+    def video_json(vid: int) -> dict:
+        path = index.video_paths[vid]
+        return {"id": str(vid), "name": Path(path).name, "path": path, "duration": index.video_durations.get(vid, 0.0),
+                "keyframes": keyframes_per_video.get(vid, 0), "stream_url": f"/api/videos/{vid}/stream"}
+
+    def run_search(path: str, k: int) -> tuple[list, str]:
+        images, times, kind = index.query_frames(path)
+        vecs = index.embed_images(images)
+        if kind == "image":
+            return index.search_image_vectors(vecs[0], k), kind
+        return index.search_clip_vectors(vecs, times, k), kind
+
+    @app.get("/api/health")
+    def health() -> dict:
+        return {"status": "ok", "keyframes": len(index), "videos": len(index.video_paths)}
+
+    @app.get("/api/stats")
+    def stats() -> dict:
+        s = index.stats()
+        return {**s, "backbone": index.model.backbone.name, "image_size": index.model.backbone.image_size,
+                "max_upload_mb": config.max_upload_mb}
+
+    @app.get("/api/videos")
+    def list_videos(offset: int = 0, limit: int = 50) -> dict:
+        offset, limit = max(0, offset), min(max(1, limit), 500)
+        return {"total": len(videos), "offset": offset, "limit": limit,
+                "items": [video_json(vid) for vid, _ in videos[offset : offset + limit]]}
+
+    @app.get("/api/videos/{video_id}/stream")
+    def stream(video_id: str) -> FileResponse:
+        vid = _parse_id(video_id)
+        path = index.video_paths.get(vid)
+        if path is None or not os.path.isfile(path):
+            raise HTTPException(404, "not found")
+        media = mimetypes.guess_type(path)[0] or "application/octet-stream"
+        return FileResponse(path, media_type=media, filename=Path(path).name, content_disposition_type="inline")
+
+    @app.get("/api/keyframes/{kf_id}/thumbnail")
+    async def thumbnail(kf_id: str) -> Response:
+        kid = _parse_id(kf_id)
+        try:
+            data = await asyncio.get_running_loop().run_in_executor(pool, index.thumbnail, kid)
+        except KeyError:
+            raise HTTPException(404, "not found") from None
+        return Response(data, media_type="image/jpeg", headers={"Cache-Control": "public, max-age=86400"})
+
+    @app.post("/api/search")
+    async def search(request: Request, file: UploadFile = File(...), k: int = Form(10)) -> JSONResponse:
+        k = min(max(1, k), config.max_k)
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit + 64 * 1024:
+            raise HTTPException(413, f"upload larger than the limit of {config.max_upload_mb:g} MB")
+        suffix = Path(file.filename or "upload").suffix.lower()[:8]
+        fd, tmp = tempfile.mkstemp(prefix="vidseek-upload-", suffix=suffix)
+        try:
+            size = 0
+            with os.fdopen(fd, "wb") as out:
+                while chunk := await file.read(CHUNK):
+                    size += len(chunk)
+                    if size > limit:
+                        raise HTTPException(413, f"upload larger than the limit of {config.max_upload_mb:g} MB")
+                    out.write(chunk)
+            if size == 0:
+                raise HTTPException(400, "empty upload")
+            t0 = time.perf_counter()
+            try:
+                hits, kind = await asyncio.get_running_loop().run_in_executor(pool, run_search, tmp, k)
+            except VidseekError as exc:
+                raise HTTPException(400, f"{file.filename}: {exc.cause}") from None
+            except Exception as exc:  # noqa: BLE001 - a query must never crash the server
+                raise HTTPException(400, f"{file.filename}: could not be read as an image or video "
+                                         f"({type(exc).__name__})") from None
+            took = (time.perf_counter() - t0) * 1000
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        results = []
+        for h in hits:
+            item = video_json(h.video_id)
+            item.update(score=round(h.score, 6), time=round(h.time, 3), frame=h.frame, keyframe_id=str(h.keyframe_id),
+                        thumbnail_url=f"/api/keyframes/{h.keyframe_id}/thumbnail")
+            results.append(item)
+        return JSONResponse({"query": file.filename, "kind": kind, "took_ms": round(took, 1), "results": results})
+
+    @app.get("/", response_class=HTMLResponse)
+    def page() -> HTMLResponse:
+        return HTMLResponse((STATIC / "index.html").read_text())
+
+    @app.get("/static/{name}")
+    def static(name: str) -> FileResponse:
+        path = STATIC / name
+        if "/" in name or name.startswith(".") or not path.is_file():
+            raise HTTPException(404, "not found")
+        return FileResponse(path)
+
+    @app.on_event("shutdown")
+    def _shutdown() -> None:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    return app
+
+
+def serve(config: ServeConfig, host: str = "127.0.0.1", port: int = 8000) -> None:
+    import uvicorn
+
+    app = create_app(config)
+    uvicorn.run(app, host=host, port=port, log_level="warning")

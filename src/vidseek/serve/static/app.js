@@ -1,0 +1,81 @@
+"use strict";
+const $ = (id) => document.getElementById(id);
+const fmt = (t) => {
+  t = Math.max(0, t || 0);
+  const m = Math.floor(t / 60), s = Math.floor(t % 60);
+  return `${String(m).padStart(2, "0")}:${String(s).padStart(2, "0")}`;
+};
+const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+
+async function loadStats() {
+  try {
+    const s = await (await fetch("/api/stats")).json();
+    $("stats").innerHTML = `<b>${s.videos}</b> videos · <b>${s.keyframes}</b> key frames · ` +
+      `${(s.bytes / 1e6).toFixed(1)} MB · ${esc(s.backbone)} · PQ ${s.pq_m} B/frame`;
+    window.maxUploadMb = s.max_upload_mb;
+  } catch (e) { $("stats").textContent = "index statistics unavailable"; }
+}
+
+function setStatus(text, error = false) { $("status").textContent = text; $("status").className = error ? "error" : ""; }
+
+async function search(file) {
+  if (!file) return;
+  if (window.maxUploadMb && file.size > window.maxUploadMb * 1048576) {
+    setStatus(`${file.name} is larger than the ${window.maxUploadMb} MB limit`, true); return;
+  }
+  const preview = $("preview");
+  if (file.type.startsWith("image/")) { preview.src = URL.createObjectURL(file); preview.hidden = false; } else { preview.hidden = true; }
+  setStatus(`Searching with ${file.name}…`);
+  $("results").innerHTML = "";
+  const body = new FormData();
+  body.append("file", file, file.name || "pasted.png");
+  body.append("k", $("k").value || "10");
+  let r;
+  try { r = await fetch("/api/search", { method: "POST", body }); } catch (e) { setStatus("The server did not answer.", true); return; }
+  const data = await r.json().catch(() => ({}));
+  if (!r.ok) { setStatus(data.detail || `Search failed (${r.status})`, true); return; }
+  render(data);
+}
+
+function render(data) {
+  const res = data.results || [];
+  setStatus(res.length ? `${res.length} video${res.length > 1 ? "s" : ""} for ${data.query} (${data.kind}, ${data.took_ms} ms)` : "No match.");
+  const best = res.length ? Math.max(res[0].score, 1e-6) : 1;
+  $("results").innerHTML = res.map((h, i) => `
+    <button class="card" type="button" data-i="${i}" title="${esc(h.path)}">
+      <img src="${h.thumbnail_url}" alt="key frame of ${esc(h.name)} at ${fmt(h.time)}" loading="lazy">
+      <div class="meta">
+        <div class="name"><span class="rank">${i + 1}</span>${esc(h.name)}</div>
+        <div class="row"><span class="time">${fmt(h.time)}</span><span>score ${h.score.toFixed(3)}</span></div>
+        <div class="bar"><i style="width:${Math.max(2, Math.min(100, 100 * h.score / best))}%"></i></div>
+      </div>
+    </button>`).join("");
+  document.querySelectorAll(".card").forEach((c) => c.addEventListener("click", () => play(res[+c.dataset.i])));
+}
+
+function play(h) {
+  const v = $("video");
+  $("player-title").textContent = `${h.name} — ${fmt(h.time)}`;
+  $("player-note").textContent = "";
+  v.src = h.stream_url;
+  v.onloadedmetadata = () => { v.currentTime = h.time; v.play().catch(() => {}); };
+  v.onerror = () => { $("player-note").textContent = "This browser cannot play this file's format; the match is at " + fmt(h.time) + "."; };
+  $("player").showModal();
+}
+
+function init() {
+  const drop = $("drop");
+  $("pick").addEventListener("click", () => $("file").click());
+  $("file").addEventListener("change", (e) => search(e.target.files[0]));
+  ["dragenter", "dragover"].forEach((ev) => drop.addEventListener(ev, (e) => { e.preventDefault(); drop.classList.add("over"); }));
+  ["dragleave", "drop"].forEach((ev) => drop.addEventListener(ev, (e) => { e.preventDefault(); drop.classList.remove("over"); }));
+  drop.addEventListener("drop", (e) => search(e.dataTransfer.files[0]));
+  document.addEventListener("paste", (e) => {
+    const item = [...(e.clipboardData || {}).items || []].find((i) => i.kind === "file");
+    if (item) search(item.getAsFile());
+  });
+  $("close").addEventListener("click", () => { $("video").pause(); $("player").close(); });
+  $("player").addEventListener("close", () => $("video").pause());
+  loadStats();
+}
+init();

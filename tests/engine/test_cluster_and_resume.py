@@ -11,12 +11,9 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
-from media import run_cli
+from media import assert_same_index, run_cli
 from vidseek.store.layout import file_sha256, read_manifest
 
 
@@ -24,25 +21,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def table(idx: Path, dataset: str) -> pa.Table:
-    man = read_manifest(idx)
-    return pa.concat_tables([pq.read_table(idx / f) for f in man.files[dataset]]).sort_by("kf_id")
-
-
-def assert_same_index(a: Path, b: Path) -> None:
-    ka, kb = table(a, "keyframes"), table(b, "keyframes")
-    for col in ("kf_id", "video_id", "frame", "time", "shot"):
-        assert ka.column(col).to_pylist() == kb.column(col).to_pylist(), col
-    ca, cb = table(a, "codes"), table(b, "codes")
-    assert ca.column("code").to_pylist() == cb.column("code").to_pylist()
-    ma, mb = read_manifest(a), read_manifest(b)
-    for name in ("pq.npz", "whitening.npz"):  # the arrays (zip members carry a write time)
-        with np.load(a / ma.model_dir / name) as za, np.load(b / mb.model_dir / name) as zb:
-            assert sorted(za.files) == sorted(zb.files)
-            for key in za.files:
-                assert np.array_equal(za[key], zb[key]), (name, key)
 
 
 @pytest.fixture()

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import shutil
 import sys
@@ -42,7 +41,7 @@ from ..store.layout import (
     checksum_files,
     parquet_files,
     read_manifest,
-    stable_id,
+
     write_manifest,
 )
 from ..video import KeyframeConfig
@@ -50,6 +49,15 @@ from . import tasks
 from .session import SparkConfig, default_parallelism, job_progress, spark_session
 
 STAGING = ".staging"
+
+
+def crash_point(name: str) -> None:
+    """Fault injection for the interrupted-build tests: ``VIDSEEK_CRASH_AT=name`` kills this process here,
+    as ``kill -9`` or a power cut would (no clean-up runs)."""
+    if os.environ.get("VIDSEEK_CRASH_AT") == name:
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 @dataclass
@@ -386,12 +394,14 @@ def build_index(inputs: list[str], index: str | os.PathLike, cfg: BuildConfig = 
              .write.mode("overwrite").parquet(str(whitened_dir)))
         report.stages["whiten"] = time.perf_counter() - t
 
+        crash_point("whiten")
         t = time.perf_counter()
         _log(cfg, f"stage 3/4: training PQ, {m} sub-spaces x {1 << cfg.pq.nbits} centroids, "
                   f"on {min(n_ok_rows, cfg.sample)} vectors")
         pq = train_pq(spark, whitened_dir, staging, model.dim, cfg, m)
         pq.save(wmodel_dir / "pq.npz")
         report.stages["pq train"] = time.perf_counter() - t
+        crash_point("pq")
 
         t = time.perf_counter()
         _log(cfg, "stage 4/4: encoding and writing the index")
@@ -404,6 +414,7 @@ def build_index(inputs: list[str], index: str | os.PathLike, cfg: BuildConfig = 
         _write_outputs(spark, ok_df, whitened_dir, index, gen, index / model_rel / "pq.npz", cfg, index / model_rel)
         videos = _write_videos(extract_df, index, gen, set())
         report.stages["encode"] = time.perf_counter() - t
+        crash_point("encode")
 
         new_files = {d: parquet_files(index, f"{d}/gen={gen}") for d in DATASETS}
         params = {"backbone": model.backbone.describe(), "dim": model.dim, "pq_m": m, "pq_nbits": cfg.pq.nbits,

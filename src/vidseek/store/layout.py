@@ -94,6 +94,10 @@ def write_manifest(index: str | os.PathLike, manifest: Manifest) -> None:
         fh.write(manifest.to_json())
         fh.flush()
         os.fsync(fh.fileno())
+    if os.environ.get("VIDSEEK_CRASH_AT") == "manifest":  # fault injection (tests): die before the rename
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
     os.replace(tmp, index / MANIFEST)
     fd = os.open(index, os.O_RDONLY)
     try:

@@ -153,7 +153,9 @@ def _plane(frame: av.VideoFrame, i: int) -> np.ndarray:
 
 
 def _check_path(path: Path) -> None:
-    if not path.exists():
+    if not os.path.exists(path):
+        if os.path.islink(path):
+            raise InputError(path, "broken symbolic link or link loop")
         raise InputError(path, "no such file")
     if path.is_dir():
         raise InputError(path, "is a directory, not a video file")
@@ -205,7 +207,7 @@ class VideoReader:
             raise InputError(self.path, "no video stream (audio-only or not a video)")
         self._stream = self._container.streams.video[0]
         cc = self._stream.codec_context
-        if not cc.width or not cc.height:
+        if cc is None or not cc.width or not cc.height:
             self._container.close()
             raise InputError(self.path, "video stream has no picture size (unsupported or corrupt)")
         if threads == 1:

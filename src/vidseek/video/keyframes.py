@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import io
 import os
+import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from ..errors import InputError
 from .decode import DecodedFrame, VideoInfo, VideoReader
 from .detector import AdaptiveCutDetector, DetectorConfig, content_score, rgb_to_hsv
 
@@ -42,6 +43,7 @@ class KeyframeConfig:
     min_shot: float = 0.4  # seconds: a cut closer than this to the previous boundary is ignored,
     min_shot_frames: int = 15  # ... and so is one closer than this many frames (PySceneDetect's default)
     dedupe_threshold: float = 3.0  # mean abs difference (0..255) on 16x16 grey: below is a duplicate
+    time_limit: float = 900.0  # seconds of wall time per file before it is given up (checked between frames)
 
 
 @dataclass(frozen=True)
@@ -216,14 +218,17 @@ def summarise(path: str | os.PathLike, config: KeyframeConfig = KeyframeConfig()
     Raises :class:`vidseek.errors.InputError` for files that cannot be decoded at all.
     """
     cfg = config
-    video = str(Path(path).resolve())
+    video = os.path.abspath(path)
     detector = AdaptiveCutDetector(cfg.detector)
     state = _Summariser(video, cfg)
     pending: dict[int, tuple[DecodedFrame, bool, float]] = {}
     prev_hsv: np.ndarray | None = None
     prev_dark = True
+    deadline = time.monotonic() + cfg.time_limit
     with VideoReader(path, threads=threads) as reader:
         for f in reader.frames():
+            if time.monotonic() > deadline:
+                raise InputError(path, f"gave up after {cfg.time_limit:g} s (per-file time limit)")
             small = f.thumb_rgb(cfg.detect_size)
             brightness = float(small.mean())
             dark = brightness < cfg.detector.dark_level

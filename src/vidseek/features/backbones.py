@@ -10,7 +10,6 @@ convolutional), the shorter side to at least two feature-map cells.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +21,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..hashing import file_sha256
 from ..errors import ModelError
 from .nets import EfficientNetLite0, VGG16Conv
 
@@ -111,13 +111,6 @@ BACKBONES: dict[str, BackboneSpec] = {
     ),
 }
 
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def resolve_device(device: str = "auto") -> torch.device:

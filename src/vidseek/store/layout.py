@@ -23,6 +23,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ..hashing import file_sha256
 from ..errors import StoreError
 
 MANIFEST = "manifest.json"
@@ -33,13 +34,6 @@ DATASETS = ("videos", "keyframes", "codes")
 def now_iso() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def stable_id(*parts: object) -> int:

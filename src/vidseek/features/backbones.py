@@ -201,29 +201,12 @@ class Backbone:
         return image
 
     def _upload(self, batch: list[np.ndarray]) -> torch.Tensor:
-        """Stack same-shape uint8 images and start their copy to the device.
-
-        On CUDA the images are stacked into one of two reusable pinned host buffers (allocating pinned
-        memory per batch costs more than the copy); a buffer is reused only after its last copy finished.
-        """
-        if not self.cuda:
-            return torch.from_numpy(np.stack(batch))
-        shape = (len(batch), *batch[0].shape)
-        ring = self.__dict__.setdefault("_pinned", {})
-        slots = ring.setdefault(shape, [])
-        if len(slots) < 2:
-            slots.append([torch.empty(shape, dtype=torch.uint8).pin_memory(), None])
-            slot = slots[-1]
-        else:
-            slot = slots.pop(0)
-            slots.append(slot)
-            if slot[1] is not None:
-                slot[1].synchronize()  # the previous copy out of this buffer is done
-        np.stack(batch, out=slot[0].numpy())
-        dev = slot[0].to(self.device, non_blocking=True)
-        slot[1] = torch.cuda.Event()
-        slot[1].record()
-        return dev
+        """Stack same-shape uint8 images and start their copy to the device (pinned memory on CUDA)."""
+        if self.cuda:
+            host = torch.empty((len(batch), *batch[0].shape), dtype=torch.uint8).pin_memory()
+            np.stack(batch, out=host.numpy())
+            return host.to(self.device, non_blocking=True)
+        return torch.from_numpy(np.stack(batch))
 
     def _normalise(self, x: torch.Tensor) -> torch.Tensor:
         """uint8 (B, H, W, 3) on the device -> normalised float batch at the input size.

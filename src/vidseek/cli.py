@@ -161,8 +161,6 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_config_from_args(args: argparse.Namespace):
-    from dataclasses import replace
-
     from .engine.build import BuildConfig
     from .engine.session import SparkConfig
     from .features.model import FeatureConfig
@@ -176,7 +174,7 @@ def build_config_from_args(args: argparse.Namespace):
         image_size=getattr(args, "image_size", 384),
         whitening=WhiteningConfig(dim=getattr(args, "dim", 128)),
     )
-    cfg = BuildConfig(
+    return BuildConfig(
         keyframes=keyframe_config_from_args(args),
         features=features,
         pq=PQConfig(m=getattr(args, "pq_m", 16), nbits=getattr(args, "pq_bits", 8), seed=getattr(args, "seed", 1234)),
@@ -188,7 +186,6 @@ def build_config_from_args(args: argparse.Namespace):
         chunk_files=getattr(args, "chunk_files", 512),
         quiet=args.quiet,
     )
-    return replace(cfg)
 
 
 def _print_report(report, verb: str, dt: float) -> None:

@@ -86,7 +86,6 @@ class BuildReport:
     bytes_on_disk: int = 0
     generation: int = 0
     stages: dict[str, float] = field(default_factory=dict)  # seconds
-    rates: dict[str, str] = field(default_factory=dict)
 
 
 def _log(cfg: BuildConfig, msg: str) -> None:
@@ -268,7 +267,7 @@ def _write_outputs(spark, ok_df, whitened_dir: Path, index: Path, gen: int, pq_p
          .write.mode("overwrite").parquet(str(index / "keyframes" / f"gen={gen}")))
 
 
-def _write_videos(extract_df, index: Path, gen: int, removed_before: set[int]) -> pa.Table:
+def _write_videos(extract_df, index: Path, gen: int) -> pa.Table:
     from pyspark.sql import functions as F
 
     videos = (extract_df.groupBy("video_id", "path", "kind", "status", "error", "duration", "frames")
@@ -412,7 +411,7 @@ def build_index(inputs: list[str], index: str | os.PathLike, cfg: BuildConfig = 
         for d in ("codes", "keyframes", "videos"):
             shutil.rmtree(index / d / f"gen={gen}", ignore_errors=True)
         _write_outputs(spark, ok_df, whitened_dir, index, gen, index / model_rel / "pq.npz", cfg, index / model_rel)
-        videos = _write_videos(extract_df, index, gen, set())
+        videos = _write_videos(extract_df, index, gen)
         report.stages["encode"] = time.perf_counter() - t
         crash_point("encode")
 
@@ -477,7 +476,7 @@ def add_to_index(inputs: list[str], index: str | os.PathLike, cfg: BuildConfig =
         for d in ("codes", "keyframes", "videos"):
             shutil.rmtree(index / d / f"gen={gen}", ignore_errors=True)
         _write_outputs(spark, ok_df, whitened_dir, index, gen, model_dir / "pq.npz", cfg, model_dir)
-        videos = _write_videos(extract_df, index, gen, set(old.removed))
+        videos = _write_videos(extract_df, index, gen)
         new_files = {d: parquet_files(index, f"{d}/gen={gen}") for d in DATASETS}
         man = _commit(index, old, gen, old.model_dir, new_files, keep_old=True, params=old.params,
                       removed=list(old.removed))

@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq_io
 
-from ..errors import InputError, StoreError, VidseekError
+from ..errors import InputError, StoreError
 from ..inputs import is_image_path
 from ..quantize.pq import ProductQuantizer
 from ..store.layout import read_manifest
@@ -262,13 +262,18 @@ class Index:
 
     def search(self, query, k: int = 10, refine: int = DEFAULT_REFINE, flip: bool = True) -> list[Hit]:
         """Search with an image (path or RGB array) or a clip (path); best video first, one entry per video."""
-        if len(self) == 0:
-            return []
+        return self.search_query(query, k, refine, flip)[0]
+
+    def search_query(self, query, k: int = 10, refine: int = DEFAULT_REFINE,
+                     flip: bool = True) -> tuple[list[Hit], str]:
+        """Like :meth:`search`, also saying how the query was read: ``'image'`` or ``'clip'``."""
         images, times, kind = self.query_frames(query)
+        if len(self) == 0:
+            return [], kind
         vecs = self.embed_images(images, flip=flip)
         if kind == "image":
-            return self.search_image_vectors(vecs[0], k, refine)
-        return self.search_clip_vectors(vecs, times, k, refine)
+            return self.search_image_vectors(vecs[0], k, refine), kind
+        return self.search_clip_vectors(vecs, times, k, refine), kind
 
     # -- thumbnails (for the web page) -----------------------------------------------------
     def thumbnail(self, kf_id: int) -> bytes:
@@ -286,5 +291,3 @@ class Index:
 def hits_json(query: str, hits: list[Hit]) -> dict:
     return {"query": query, "results": [h.to_json() for h in hits]}
 
-
-__all__ = ["Hit", "Index", "VidseekError", "asdict", "hits_json"]

@@ -71,13 +71,6 @@ def create_app(config: ServeConfig) -> FastAPI:
         return {"id": str(vid), "name": Path(path).name, "path": path, "duration": index.video_durations.get(vid, 0.0),
                 "keyframes": keyframes_per_video.get(vid, 0), "stream_url": f"/api/videos/{vid}/stream"}
 
-    def run_search(path: str, k: int) -> tuple[list, str]:
-        images, times, kind = index.query_frames(path)
-        vecs = index.embed_images(images)
-        if kind == "image":
-            return index.search_image_vectors(vecs[0], k), kind
-        return index.search_clip_vectors(vecs, times, k), kind
-
     @app.get("/api/health")
     def health() -> dict:
         return {"status": "ok", "keyframes": len(index), "videos": len(index.video_paths)}
@@ -132,7 +125,7 @@ def create_app(config: ServeConfig) -> FastAPI:
                 raise HTTPException(400, "empty upload")
             t0 = time.perf_counter()
             try:
-                hits, kind = await asyncio.get_running_loop().run_in_executor(pool, run_search, tmp, k)
+                hits, kind = await asyncio.get_running_loop().run_in_executor(pool, index.search_query, tmp, k)
             except VidseekError as exc:
                 raise HTTPException(400, f"{file.filename}: {exc.cause}") from None
             except Exception as exc:  # noqa: BLE001 - a query must never crash the server

@@ -41,19 +41,25 @@ def index_table(idx: Path, dataset: str) -> pa.Table:
     from vidseek.store.layout import read_manifest
 
     man = read_manifest(idx)
-    return pa.concat_tables([pq.read_table(idx / f) for f in man.files[dataset]]).sort_by("kf_id")
+    key = "path" if dataset == "videos" else "kf_id"
+    return pa.concat_tables([pq.read_table(idx / f) for f in man.files[dataset]]).sort_by(key)
 
 
 def assert_same_index(a: Path, b: Path) -> None:
-    """Same key frames and codes; same codebook and whitening arrays."""
+    """Bit for bit the same index: every column of every dataset (key frames, thumbnails, codes, float16
+    vectors, videos), the PWA channels and every model array."""
+    import json
+
     from vidseek.store.layout import read_manifest
 
-    ka, kb = index_table(a, "keyframes"), index_table(b, "keyframes")
-    for col in ("kf_id", "video_id", "frame", "time", "shot"):
-        assert ka.column(col).to_pylist() == kb.column(col).to_pylist(), col
-    ca, cb = index_table(a, "codes"), index_table(b, "codes")
-    assert ca.column("code").to_pylist() == cb.column("code").to_pylist()
+    for dataset in ("keyframes", "codes", "videos"):
+        ta, tb = index_table(a, dataset), index_table(b, dataset)
+        assert ta.column_names == tb.column_names, dataset
+        for col in ta.column_names:
+            assert ta.column(col).to_pylist() == tb.column(col).to_pylist(), (dataset, col)
     ma, mb = read_manifest(a), read_manifest(b)
+    fa, fb = (json.loads((i / m.model_dir / "features.json").read_text()) for i, m in ((a, ma), (b, mb)))
+    assert fa["pwa"] == fb["pwa"] and fa["whitening"] == fb["whitening"]
     for name in ("pq.npz", "whitening.npz"):  # the arrays (zip members carry a write time)
         with np.load(a / ma.model_dir / name) as za, np.load(b / mb.model_dir / name) as zb:
             assert sorted(za.files) == sorted(zb.files)

@@ -67,13 +67,10 @@ def _safe_name(path: Path, taken: set[str]) -> str:
 
 def _keyframes_job(job: tuple) -> tuple[int, float, int, int]:
     """Worker: summarise one video and write its folder; returns (frames, duration, shots, key frames)."""
-    from .video import summarise
-    from .video.export import write_summary
+    from .video.export import export_video
 
     video, target, config, threads = job
-    summary = summarise(video, config, threads=threads)
-    write_summary(summary, target)
-    return summary.frames, summary.duration, len(summary.shots), len(summary.keyframes)
+    return export_video(video, target, config, threads=threads)
 
 
 def cmd_keyframes(args: argparse.Namespace) -> int:

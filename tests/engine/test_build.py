@@ -49,7 +49,8 @@ def test_spark_codes_equal_single_process_encoder(local_index):
     model = FeatureModel.load(idx / man.model_dir, device="cpu")
     pqz = ProductQuantizer.load(idx / man.model_dir / "pq.npz")
     staged = pq.ParquetDataset(str(idx / ".staging" / "extract")).read(columns=["kf_id", "status", "pwa"])
-    rows = [(k, p) for k, s, p in zip(*(staged.column(c).to_pylist() for c in ("kf_id", "status", "pwa"))) if s == "ok"]
+    rows = [(k, p) for k, s, p in zip(*(staged.column(c).to_pylist() for c in ("kf_id", "status", "pwa")))
+            if s == "ok" and k is not None]
     pwa = np.stack([np.frombuffer(p, np.float16) for _, p in rows]).astype(np.float32)
     expected = dict(zip([k for k, _ in rows], pqz.encode(model.whiten(pwa))))
     codes = read_all(idx, man, "codes")

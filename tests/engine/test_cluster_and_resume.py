@@ -101,3 +101,16 @@ def test_kill_9_during_extraction_keeps_old_index_and_resumes(small_inputs, loca
     assert "resume: " in r.stderr and "already extracted" in r.stderr
     assert read_manifest(idx).generation == 2
     assert_same_index(idx, local_index[0])
+
+
+@pytest.mark.slow
+def test_build_is_bit_identical_under_other_chunking_executors_and_threads(small_inputs, local_index, tmp_path):
+    """The reference index is built on local[2] with default chunking and all cores for BLAS and torch on the
+    driver; this one on local[1], one file per extraction chunk, one partition, single-threaded BLAS and torch,
+    so Spark hands the rows to the whitening and encoding tasks in other batches."""
+    idx = tmp_path / "idx"
+    env = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    r = run_cli("build", small_inputs, "--index", idx, "--master", "local[1]", "--chunk-files", "1",
+                "--partitions", "1", timeout=900, env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert_same_index(idx, local_index[0])

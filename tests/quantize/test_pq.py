@@ -71,4 +71,12 @@ def test_small_training_sets_and_persistence(tmp_path):
 def test_batched_encoder_equals_per_subspace_reference():
     x = clustered(5000, 64, 5)
     pq = ProductQuantizer(64, PQConfig(m=16)).train(x[:3000])
-    assert np.array_equal(pq.encode(x), pq.encode_numpy(x))
+    a, b = pq.encode(x), pq.encode_numpy(x)
+    # the same codes, except where two centroids are equally near up to float rounding (the two encoders sum in
+    # different orders, and BLAS kernels differ between CPUs): there either choice is a nearest centroid
+    rows, cols = np.nonzero(a != b)
+    assert len(rows) <= 5, len(rows)
+    for r, j in zip(rows, cols):
+        sub = pq.subvectors(x[r : r + 1], j)[0]
+        da, db = (((pq.centroids[j][c] - sub) ** 2).sum() for c in (a[r, j], b[r, j]))
+        assert np.isclose(da, db, rtol=1e-5, atol=1e-6)

@@ -38,8 +38,10 @@ def test_same_results_as_faiss_index_pq():
     fd, fi = index.search(q, 10)
     dist, ids = ADCSearcher(codes, pq).search(q, 10)
     np.testing.assert_allclose(dist, fd, rtol=1e-4, atol=1e-4)
-    for a, b, d in zip(ids, fi, fd):  # identical sets, up to exact ties at the 10th distance
-        assert set(a) == set(b) or np.isclose(d[-1], d[-2])
+    # the same neighbours, except where float rounding (which differs between kernels and CPUs) may reorder
+    # near-ties at the 10th distance: every code clearly inside faiss's top 10 is in ours
+    for a, b, d in zip(ids, fi, fd):
+        assert {i for i, di in zip(b, d) if di < d[-1] - 1e-4} <= set(a)
 
 
 def test_fewer_codes_than_k_and_empty():

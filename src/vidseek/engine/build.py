@@ -49,6 +49,7 @@ from . import tasks
 from .session import SparkConfig, default_parallelism, job_progress, spark_session
 
 STAGING = ".staging"
+STAGING_FORMAT = 2  # 2: key-frame rows streamed, then one row per file
 
 
 def crash_point(name: str) -> None:
@@ -71,6 +72,7 @@ class BuildConfig:
     parts_videos: int = 8  # ... taken from this many videos spread over the input
     partitions: int | None = None  # extraction partitions (default: 2 per core, at most one per file)
     chunk_files: int = 512  # files per extraction job: the unit a resumed build skips
+    batch_keyframes: int = 32  # key frames a task holds (images + features) before handing them to Spark
     spark: SparkConfig = field(default_factory=SparkConfig)
     keep_staging: bool = False
     quiet: bool = False
@@ -97,7 +99,9 @@ def _fingerprint(cfg: BuildConfig) -> str:
     """What the staged work depends on: a changed setting invalidates the staging folder."""
     f = cfg.features
     key = {"keyframes": asdict(cfg.keyframes), "backbone": f.backbone, "weights": f.weights,
-           "image_size": f.image_size, "pwa": asdict(f.pwa), "version": __version__}
+           "image_size": f.image_size, "pwa": asdict(f.pwa), "version": __version__,
+           "batch_keyframes": cfg.batch_keyframes, "parts": [cfg.parts_frames, cfg.parts_videos],
+           "staging_format": STAGING_FORMAT}
     return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -109,6 +113,7 @@ def _task_params(cfg: BuildConfig, model_dir: Path, **extra) -> str:
         "keyframes": asdict(cfg.keyframes),
         "torch_threads": 1,
         "decoder_threads": 1,
+        "batch_keyframes": cfg.batch_keyframes,
         **extra,
     }, default=str)
 
@@ -116,36 +121,46 @@ def _task_params(cfg: BuildConfig, model_dir: Path, **extra) -> str:
 # ------------------------------------------------------------------------------------------
 # stage 0: PWA part channels
 # ------------------------------------------------------------------------------------------
-def fit_parts(files: list[Path], cfg: BuildConfig, folder: Path) -> FeatureModel:
-    """Choose PWA part channels on the key frames of a few videos spread over the input."""
-    from .tasks import summarise_file
+def _sample_files(files: list[str], cfg: BuildConfig) -> list[list[str]]:
+    """Files to sample the PWA parts on: ``parts_videos`` spread over the input, then the rest in order
+    (tried only if the first ones give fewer than two frames)."""
+    step = max(1, len(files) // max(1, cfg.parts_videos))
+    first = files[::step][: cfg.parts_videos]
+    chosen = set(first)
+    rest = [f for f in files if f not in chosen]
+    return [first] + [rest[i : i + 4 * cfg.parts_videos] for i in range(0, len(rest), 4 * cfg.parts_videos)]
 
+
+def fit_parts(spark, files: list[str], cfg: BuildConfig, folder: Path) -> FeatureModel:
+    """Choose the PWA part channels on a bounded sample of frames spread over a few of the inputs.
+
+    A Spark job: each task samples at most ``parts_frames / parts_videos`` frames of one file by seeking
+    (never a full decode), runs the backbone (one thread, as every task) and returns the frames'
+    sum-pooled responses; the driver collects these small vectors and picks the channels.
+    """
     model = FeatureModel(FeatureConfig(**{**asdict(cfg.features), "pwa": cfg.features.pwa,
                                           "whitening": cfg.features.whitening}))
-    params = json.loads(_task_params(cfg, folder))
-    step = max(1, len(files) // max(1, cfg.parts_videos))
-    images: list[np.ndarray] = []
-    for p in files[::step][: cfg.parts_videos]:
-        try:
-            images += [k.image for k in summarise_file(str(p), params)[3]]
-        except VidseekError:
-            continue
-        if len(images) >= cfg.parts_frames:
+    backbone_dir = folder.parent / "backbone"
+    model.save(backbone_dir)  # backbone only: what the sampling tasks load
+    sums = np.zeros((0, model.backbone.channels))
+    for group in _sample_files(files, cfg):
+        most = max(1, min(64, cfg.parts_frames // max(1, len(group))))
+        params = _task_params(cfg, backbone_dir, sample_every=cfg.keyframes.max_gap, sample_most=most)
+        list_path = folder.parent / "inputs" / "parts.parquet"
+        list_path.parent.mkdir(parents=True, exist_ok=True)
+        pq_io.write_table(pa.table({"path": group}), list_path)
+        df = spark.read.parquet(str(list_path)).repartition(min(len(group), 2 * default_parallelism(spark)))
+        with job_progress(spark, f"sample {len(group)} file(s) for the PWA parts", quiet=cfg.quiet):
+            rows = (df.mapInArrow(tasks.sample_partition(params), tasks.spark_schema(tasks.SAMPLE_SCHEMA))
+                    .toArrow().sort_by([("path", "ascending"), ("sample", "ascending")]))
+        if rows.num_rows:
+            part = np.frombuffer(b"".join(rows.column("sums").to_pylist()), np.float64).reshape(rows.num_rows, -1)
+            sums = np.concatenate([sums, part])[: cfg.parts_frames]
+        if len(sums) >= 2:
             break
-    if len(images) < 2:  # the sample videos were bad: try the others
-        for p in files:
-            try:
-                images += [k.image for k in summarise_file(str(p), params)[3]]
-            except VidseekError:
-                continue
-            if len(images) >= 2:
-                break
-    if len(images) < 2:
+    if len(sums) < 2:
         raise VidseekError(None, "no readable video or image among the inputs: nothing to index")
-    if len(images) > cfg.parts_frames:
-        idx = np.linspace(0, len(images) - 1, cfg.parts_frames).round().astype(int)
-        images = [images[i] for i in idx]
-    model.fit_parts(images)
+    model.fit_parts(sums)
     model.save(folder)
     return model
 
@@ -267,11 +282,27 @@ def _write_outputs(spark, ok_df, whitened_dir: Path, index: Path, gen: int, pq_p
          .write.mode("overwrite").parquet(str(index / "keyframes" / f"gen={gen}")))
 
 
-def _write_videos(extract_df, index: Path, gen: int) -> pa.Table:
+def extracted(spark, staging: Path, files: list[str]):
+    """(file rows, key-frame rows to index) of ``files`` from the staged extraction.
+
+    Read from the staged Parquet each time they are used (never cached in memory: the JVM's memory must not
+    grow with the collection); key frames of a file that failed part-way are left out.
+    """
+    df = spark.read.parquet(*[str(d) for d in done_chunks(staging / "extract")])
+    if len(files) < 100_000:
+        df = df.filter(df.path.isin(files))
+    files_df = df.filter("kf_id IS NULL")
+    ok_files = files_df.filter("status = 'ok'").select("video_id")
+    ok_df = df.filter("kf_id IS NOT NULL").join(ok_files, "video_id", "left_semi")
+    return files_df, ok_df
+
+
+def _write_videos(files_df, ok_df, index: Path, gen: int) -> pa.Table:
     from pyspark.sql import functions as F
 
-    videos = (extract_df.groupBy("video_id", "path", "kind", "status", "error", "duration", "frames")
-              .agg(F.count("kf_id").alias("keyframes")))
+    counts = ok_df.groupBy("video_id").agg(F.count("kf_id").alias("keyframes"))
+    videos = (files_df.select("video_id", "path", "kind", "status", "error", "duration", "frames")
+              .join(counts, "video_id", "left").fillna(0, subset=["keyframes"]))
     table = videos.toArrow()
     table = table.sort_by("path")
     out = index / "videos" / f"gen={gen}"
@@ -364,22 +395,18 @@ def build_index(inputs: list[str], index: str | os.PathLike, cfg: BuildConfig = 
             model.whitening = None
         else:
             _log(cfg, f"stage 0/4: choosing {cfg.features.pwa.n_parts} PWA part channels on a sample of key frames")
-            model = fit_parts([Path(f) for f in files], cfg, parts_dir)
+            model = fit_parts(spark, files, cfg, parts_dir)
         report.stages["parts"] = time.perf_counter() - t
 
         t = time.perf_counter()
         _log(cfg, f"stage 1/4: extracting key frames and PWA features of {len(files)} file(s)")
         run_extraction(spark, files, cfg, staging, parts_dir)
-        file_set = set(files)
-        extract_df = spark.read.parquet(*[str(d) for d in done_chunks(staging / "extract")])
-        extract_df = extract_df.filter(extract_df.path.isin(list(file_set))) if len(file_set) < 100_000 else extract_df
-        extract_df = extract_df.cache()
-        ok_df = extract_df.filter("status = 'ok'")
+        files_df, ok_df = extracted(spark, staging, files)
         report.stages["extract"] = time.perf_counter() - t
         n_ok_rows = ok_df.count()
         if n_ok_rows == 0:
-            failures = extract_df.select("path", "error").toArrow().to_pylist()
-            raise VidseekError(None, "no file could be indexed: " + "; ".join(f"{r['path']}: {r['error']}" for r in failures[:5]))
+            failures = files_df.filter("status != 'ok'").select("path", "error").limit(5).toArrow().to_pylist()
+            raise VidseekError(None, "no file could be indexed: " + "; ".join(f"{r['path']}: {r['error']}" for r in failures))
 
         t = time.perf_counter()
         _log(cfg, f"stage 2/4: fitting PCA-whitening on {min(n_ok_rows, cfg.whiten_sample)} of {n_ok_rows} key frames")
@@ -397,6 +424,10 @@ def build_index(inputs: list[str], index: str | os.PathLike, cfg: BuildConfig = 
         t = time.perf_counter()
         _log(cfg, f"stage 3/4: training PQ, {m} sub-spaces x {1 << cfg.pq.nbits} centroids, "
                   f"on {min(n_ok_rows, cfg.sample)} vectors")
+        n_train = min(n_ok_rows, cfg.sample)
+        if n_train < 39 << cfg.pq.nbits:
+            _log(cfg, f"note: {n_train} key frames train the {1 << cfg.pq.nbits}-centroid PQ codebooks; "
+                      f"{39 << cfg.pq.nbits} or more give better ones (small collections are searched exactly anyway)")
         pq = train_pq(spark, whitened_dir, staging, model.dim, cfg, m)
         pq.save(wmodel_dir / "pq.npz")
         report.stages["pq train"] = time.perf_counter() - t
@@ -411,7 +442,7 @@ def build_index(inputs: list[str], index: str | os.PathLike, cfg: BuildConfig = 
         for d in ("codes", "keyframes", "videos"):
             shutil.rmtree(index / d / f"gen={gen}", ignore_errors=True)
         _write_outputs(spark, ok_df, whitened_dir, index, gen, index / model_rel / "pq.npz", cfg, index / model_rel)
-        videos = _write_videos(extract_df, index, gen)
+        videos = _write_videos(files_df, ok_df, index, gen)
         report.stages["encode"] = time.perf_counter() - t
         crash_point("encode")
 
@@ -419,7 +450,6 @@ def build_index(inputs: list[str], index: str | os.PathLike, cfg: BuildConfig = 
         params = {"backbone": model.backbone.describe(), "dim": model.dim, "pq_m": m, "pq_nbits": cfg.pq.nbits,
                   "sample": cfg.sample, "master": cfg.spark.resolved_master, "vidseek": __version__}
         man = _commit(index, old, gen, model_rel, new_files, keep_old=False, params=params, removed=[])
-        extract_df.unpersist()
         collect_garbage(index, man)
         if not cfg.keep_staging:
             shutil.rmtree(staging, ignore_errors=True)
@@ -465,9 +495,7 @@ def add_to_index(inputs: list[str], index: str | os.PathLike, cfg: BuildConfig =
         spark = spark_session(cfg.spark)
         _log(cfg, f"adding {len(files)} file(s) with the index's model")
         run_extraction(spark, files, cfg, staging, model_dir)
-        extract_df = spark.read.parquet(*[str(d) for d in done_chunks(staging / "extract")])
-        extract_df = extract_df.filter(extract_df.path.isin(files)).cache()
-        ok_df = extract_df.filter("status = 'ok'")
+        files_df, ok_df = extracted(spark, staging, files)
         whitened_dir = staging / "whitened"
         with job_progress(spark, "whiten", quiet=cfg.quiet):
             (ok_df.select("kf_id", "video_id", "pwa").mapInArrow(tasks.whiten_partition(_task_params(cfg, model_dir)),
@@ -476,11 +504,10 @@ def add_to_index(inputs: list[str], index: str | os.PathLike, cfg: BuildConfig =
         for d in ("codes", "keyframes", "videos"):
             shutil.rmtree(index / d / f"gen={gen}", ignore_errors=True)
         _write_outputs(spark, ok_df, whitened_dir, index, gen, model_dir / "pq.npz", cfg, model_dir)
-        videos = _write_videos(extract_df, index, gen)
+        videos = _write_videos(files_df, ok_df, index, gen)
         new_files = {d: parquet_files(index, f"{d}/gen={gen}") for d in DATASETS}
         man = _commit(index, old, gen, old.model_dir, new_files, keep_old=True, params=old.params,
                       removed=list(old.removed))
-        extract_df.unpersist()
         if not cfg.keep_staging:
             shutil.rmtree(staging, ignore_errors=True)
     _fill_report(report, videos, man)

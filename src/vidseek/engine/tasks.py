@@ -7,10 +7,11 @@ Everything here is deterministic: one torch / FAISS thread per task, seeded k-me
 
 from __future__ import annotations
 
+import itertools
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -19,7 +20,10 @@ from ..errors import VidseekError
 from ..inputs import is_image_path
 from ..store.layout import stable_id
 
-#: rows written by the extraction stage (one per key frame; one status row for a failed file)
+#: rows written by the extraction stage: one per key frame (``kf_id`` set; written as the video is decoded,
+#: so ``duration`` and ``frames`` are null there), then one file row (``kf_id`` null) with the file's status,
+#: error, duration and frame count.  Key frames of a file whose row says ``error`` (a file that failed
+#: part-way) are not indexed.
 EXTRACT_SCHEMA = pa.schema(
     [
         ("video_id", pa.int64()),
@@ -37,6 +41,9 @@ EXTRACT_SCHEMA = pa.schema(
         ("pwa", pa.binary()),  # float16 PWA vector before whitening
     ]
 )
+
+#: rows of the stage-0 sample: the sum-pooled backbone responses of one sampled frame
+SAMPLE_SCHEMA = pa.schema([("path", pa.string()), ("sample", pa.int32()), ("sums", pa.binary())])
 
 WHITENED_SCHEMA = pa.schema([("kf_id", pa.int64()), ("video_id", pa.int64()), ("vec", pa.binary())])
 
@@ -83,11 +90,18 @@ def _set_threads(n: int) -> None:
         torch.set_num_threads(n)
 
 
+@lru_cache(maxsize=1)
+def _backbone(name: str, weights: str | None, device: str, image_size: int):
+    from ..features.backbones import Backbone
+
+    return Backbone(name, weights=weights, device=device, image_size=image_size)
+
+
 @lru_cache(maxsize=2)
 def _feature_model(model_dir: str, weights: str | None, device: str, stamp: float):
     from ..features.model import FeatureModel
 
-    return FeatureModel.load(model_dir, weights=weights, device=device)
+    return FeatureModel.load(model_dir, weights=weights, device=device, backbone_cache=_backbone)
 
 
 def load_feature_model(params: dict):
@@ -104,9 +118,10 @@ def _keyframe_config(params: dict):
     return KeyframeConfig(**{**{k: v for k, v in kc.items() if k != "detector"}, "detector": det})
 
 
-def summarise_file(path: str, params: dict) -> tuple[str, float, int, list]:
-    """(kind, duration, frames, key frames) of a video or a still image."""
-    from ..video import KeyFrame, summarise
+def keyframe_source(path: str, params: dict):
+    """(kind, iterable of key frames, stream or None) of a video or a still image; the stream, once
+    exhausted, knows the video's duration, frame count and decode errors."""
+    from ..video import KeyFrame, KeyframeStream
     from ..video.keyframes import encode_jpeg
     from ..video.still import load_image
 
@@ -118,23 +133,50 @@ def summarise_file(path: str, params: dict) -> tuple[str, float, int, list]:
             img = None
         if img is not None:
             thumb = encode_jpeg(img, cfg.thumb_size, cfg.thumb_quality)
-            return "image", 0.0, 1, [KeyFrame(path, 0, 0, 0.0, img, thumb)]
+            return "image", [KeyFrame(path, 0, 0, 0.0, img, thumb)], None
         # not an image after all: maybe a video with an image-like name; let the decoder say
-    s = summarise(path, cfg, threads=int(params.get("decoder_threads", 1)))
-    return "video", s.duration, s.frames, s.keyframes
+    stream = KeyframeStream(path, cfg, threads=int(params.get("decoder_threads", 1)))
+    return "video", stream, stream
 
 
-def extract_file(path: str, params: dict, model) -> pa.RecordBatch:
+def _batches(items: Iterable, size: int) -> Iterator[list]:
+    it = iter(items)
+    while batch := list(itertools.islice(it, size)):
+        yield batch
+
+
+def extract_file(path: str, params: dict, model) -> Iterator[pa.RecordBatch]:
+    """Key-frame rows of ``path`` in batches of ``batch_keyframes`` as the video is decoded, then its file row.
+
+    Memory holds one batch of key frames at a time, whatever the length of the video.
+    """
     video_id = stable_id(path)
+    stream = None
     try:
-        kind, duration, frames, kfs = summarise_file(path, params)
-        if not kfs:
+        kind, keyframes, stream = keyframe_source(path, params)
+        n = 0
+        for kfs in _batches(keyframes, int(params.get("batch_keyframes", 32))):
+            vectors = model.pwa([k.image for k in kfs]).astype(np.float16)
+            n += len(kfs)
+            yield _keyframe_batch(path, video_id, kind, kfs, vectors)
+        if not n:
             raise VidseekError(path, "no key frames")
-        vectors = model.pwa([k.image for k in kfs]).astype(np.float16)
     except VidseekError as exc:
-        return _error_batch(path, video_id, exc.cause)
+        yield _file_batch(path, video_id, "video", "error", exc.cause)
+        return
     except Exception as exc:  # noqa: BLE001 - one broken file never fails the task
-        return _error_batch(path, video_id, f"unexpected error: {type(exc).__name__}: {exc}")
+        yield _file_batch(path, video_id, "video", "error", f"unexpected error: {type(exc).__name__}: {exc}")
+        return
+    finally:
+        if stream is not None:
+            stream.close()
+    if stream is None:
+        yield _file_batch(path, video_id, kind, "ok", None, 0.0, 1)
+    else:
+        yield _file_batch(path, video_id, kind, "ok", None, stream.duration, stream.frames)
+
+
+def _keyframe_batch(path: str, video_id: int, kind: str, kfs: list, vectors: np.ndarray) -> pa.RecordBatch:
     n = len(kfs)
     return pa.RecordBatch.from_pydict(
         {
@@ -143,8 +185,8 @@ def extract_file(path: str, params: dict, model) -> pa.RecordBatch:
             "kind": [kind] * n,
             "status": ["ok"] * n,
             "error": [None] * n,
-            "duration": [duration] * n,
-            "frames": [frames] * n,
+            "duration": [None] * n,
+            "frames": [None] * n,
             "kf_id": [stable_id(path, k.frame) for k in kfs],
             "frame": [k.frame for k in kfs],
             "time": [round(k.time, 6) for k in kfs],
@@ -156,14 +198,16 @@ def extract_file(path: str, params: dict, model) -> pa.RecordBatch:
     )
 
 
-def _error_batch(path: str, video_id: int, cause: str) -> pa.RecordBatch:
+def _file_batch(path: str, video_id: int, kind: str, status: str, error: str | None,
+                duration: float | None = None, frames: int | None = None) -> pa.RecordBatch:
     row = {f.name: [None] for f in EXTRACT_SCHEMA}
-    row.update(video_id=[video_id], path=[path], status=["error"], error=[cause], kind=["video"])
+    row.update(video_id=[video_id], path=[path], kind=[kind], status=[status], error=[error],
+               duration=[duration], frames=[frames])
     return pa.RecordBatch.from_pydict(row, schema=EXTRACT_SCHEMA)
 
 
 def extract_partition(params_json: str):
-    """mapInArrow function: rows of ``path`` -> key-frame rows (EXTRACT_SCHEMA)."""
+    """mapInArrow function: rows of ``path`` -> key-frame rows and file rows (EXTRACT_SCHEMA)."""
     params = json.loads(params_json)
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -173,7 +217,45 @@ def extract_partition(params_json: str):
             for path in batch.column("path").to_pylist():
                 if model is None:
                     model = load_feature_model(params)
-                yield extract_file(path, params, model)
+                yield from extract_file(path, params, model)
+
+    return run
+
+
+def sample_images(path: str, params: dict) -> list[np.ndarray]:
+    """A bounded sample of frames spread over a video (or the image itself); [] when unreadable."""
+    from ..video import sample_frames
+    from ..video.still import load_image
+
+    cfg = _keyframe_config(params)
+    try:
+        if is_image_path(path):
+            try:
+                return [load_image(path, cfg.analysis_size)]
+            except VidseekError:
+                pass  # maybe a video with an image-like name
+        return sample_frames(path, cfg, every=float(params["sample_every"]), most=int(params["sample_most"]))
+    except VidseekError:
+        return []
+    except Exception:  # noqa: BLE001 - a file that breaks the decoder is reported by extraction, not here
+        return []
+
+
+def sample_partition(params_json: str):
+    """mapInArrow function: rows of ``path`` -> sum-pooled backbone responses of sampled frames (stage 0)."""
+    params = json.loads(params_json)
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        _set_threads(int(params.get("torch_threads", 1)))
+        for batch in batches:
+            for path in batch.column("path").to_pylist():
+                images = sample_images(path, params)
+                if not images:
+                    continue
+                sums = load_feature_model(params).sum_pooled(images)
+                yield pa.RecordBatch.from_pydict(
+                    {"path": [path] * len(sums), "sample": list(range(len(sums))), "sums": [r.tobytes() for r in sums]},
+                    schema=SAMPLE_SCHEMA)
 
     return run
 

@@ -148,8 +148,13 @@ class FeatureModel:
         os.replace(tmp, folder / FEATURES_FILE)
 
     @classmethod
-    def load(cls, folder: str | os.PathLike, weights: str | None = None, device: str = "auto") -> "FeatureModel":
-        """Load a saved model; the backbone weights must be the ones it was fitted with (checked by hash)."""
+    def load(cls, folder: str | os.PathLike, weights: str | None = None, device: str = "auto",
+             backbone_cache=None) -> "FeatureModel":
+        """Load a saved model; the backbone weights must be the ones it was fitted with (checked by hash).
+
+        ``backbone_cache(name, weights, device, image_size) -> Backbone`` lets a caller that loads several
+        models of one backbone (a Spark worker: stage 0, then extraction) load the network once.
+        """
         folder = Path(folder)
         path = folder / FEATURES_FILE
         try:
@@ -173,7 +178,10 @@ class FeatureModel:
             whitening=WhiteningConfig(dim=int(wcfg["dim"]), shrink=float(wcfg["shrink"]), whiten=bool(wcfg["whiten"]))
             if wcfg else WhiteningConfig(),
         )
-        model = cls(config)
+        backbone = None
+        if backbone_cache is not None:
+            backbone = backbone_cache(config.backbone, weights, device, config.image_size)
+        model = cls(config, backbone=backbone)
         if model.backbone.weights_sha256 != b["weights_sha256"]:
             raise ModelError(
                 model.backbone.weights_path,

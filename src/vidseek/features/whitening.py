@@ -12,6 +12,11 @@ The solver is deterministic: an exact symmetric eigendecomposition (numpy ``eigh
 covariance, or of the Gram matrix when there are fewer samples than dimensions; eigenvector signs
 are fixed (largest-magnitude component positive) so the same data give the same model everywhere.
 The fitted state is float32 arrays in an ``.npz`` plus JSON parameters; reloading is bit-exact.
+
+``transform`` gives every row the same bits whatever else is in the batch: BLAS picks its kernel (and so
+the order of its sums) by the shape of the product, and here a 1-row product (gemv) and a 999-row one
+differed from a 64-row one by an ulp.  Rows are therefore projected in zero-padded blocks of exactly
+``BLOCK`` rows, so a build gives the same vectors however Spark happens to batch them.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 EPS = 1e-12
+BLOCK = 64  # rows per projection product (see the module docstring)
 
 
 def l2n(x: np.ndarray) -> np.ndarray:
@@ -104,7 +110,20 @@ class PCAWhitening:
             x = x[None]
         if x.shape[1] != self.in_dim:
             raise ValueError(f"expected vectors of dimension {self.in_dim}, got {x.shape[1]}")
-        return l2n((x - self.mean) @ self.projection.T)
+        return l2n(self._project(x))
+
+    def _project(self, x: np.ndarray) -> np.ndarray:
+        """``(x - mean) @ projection.T``, computed in fixed-shape blocks so a row's result never depends on
+        its neighbours."""
+        out = np.empty((len(x), self.out_dim), dtype=np.float32)
+        block = np.zeros((BLOCK, self.in_dim), dtype=np.float32)
+        proj_t = self.projection.T
+        for s in range(0, len(x), BLOCK):
+            k = min(BLOCK, len(x) - s)
+            np.subtract(x[s : s + k], self.mean, out=block[:k])
+            block[k:] = 0.0
+            out[s : s + k] = (block @ proj_t)[:k]
+        return out
 
     # -- persistence -----------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:

@@ -26,7 +26,9 @@ def kmeans(x: np.ndarray, k: int, niter: int = 25, seed: int = 1234, threads: in
         return _lloyd(x, k, niter, seed)
     if threads is not None:
         faiss.omp_set_num_threads(threads)
-    km = faiss.Kmeans(d, k, niter=niter, seed=seed, verbose=False, max_points_per_centroid=1 << 30)
+    # min_points_per_centroid=1: FAISS would print its own warning for small samples; the build says it once
+    km = faiss.Kmeans(d, k, niter=niter, seed=seed, verbose=False, max_points_per_centroid=1 << 30,
+                      min_points_per_centroid=1)
     km.train(x)
     return np.ascontiguousarray(km.centroids, dtype=np.float32)
 

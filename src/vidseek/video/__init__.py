@@ -2,7 +2,8 @@
 
 from .decode import DecodedFrame, VideoInfo, VideoReader, iter_frames
 from .detector import AdaptiveCutDetector, DetectorConfig
-from .keyframes import KeyFrame, KeyframeConfig, Shot, VideoSummary, summarise
+from .keyframes import KeyFrame, KeyframeConfig, KeyframeStream, Shot, VideoSummary, summarise
+from .sample import sample_frames
 
 __all__ = [
     "AdaptiveCutDetector",
@@ -10,10 +11,12 @@ __all__ = [
     "DetectorConfig",
     "KeyFrame",
     "KeyframeConfig",
+    "KeyframeStream",
     "Shot",
     "VideoInfo",
     "VideoReader",
     "VideoSummary",
     "iter_frames",
+    "sample_frames",
     "summarise",
 ]

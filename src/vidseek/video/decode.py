@@ -333,6 +333,41 @@ class VideoReader:
             cause = self.errors[-1] if self.errors else "no frames"
             raise InputError(self.path, f"no decodable video frames ({cause})")
 
+    def frames_at(self, times: list[float], seek_after: float = 2.0) -> Iterator[DecodedFrame]:
+        """For each time (seconds, increasing), the first frame at or after it; bounded work per time.
+
+        A time less than ``seek_after`` seconds ahead of the decoding position is reached by decoding
+        forward; a farther one by seeking to the key frame before it first, so sampling a long video
+        decodes a few frames per time instead of the whole file.  ``index`` of the frames yielded is
+        -1 (unknown after a seek).  Times past the end yield nothing.
+        """
+        stream = self._stream
+        tb = stream.time_base or Fraction(1, 90000)
+        start = self._start_pts() or 0
+        scalers: dict[tuple, VideoReformatter] = {}
+        raw: Iterator[av.VideoFrame] | None = None
+        position = -math.inf  # time of the last frame decoded
+        for target in times:
+            if raw is None or target < position or target - position > seek_after:
+                try:
+                    self._container.seek(int(target / tb) + start, stream=stream, backward=True)
+                except av.error.FFmpegError as exc:
+                    self.errors.append(f"seek: {_ffmpeg_cause(exc)}")
+                    return
+                raw = self._raw_frames()
+            for frame in raw:
+                if frame.pts is None:
+                    continue
+                self.frames_decoded += 1
+                position = float((frame.pts - start) * tb)
+                if position >= target:
+                    rotation = _normalise_rotation(getattr(frame, "rotation", 0))
+                    self._rotation = rotation
+                    yield DecodedFrame(-1, position, frame, rotation, _display_size(stream, rotation), scalers)
+                    break
+            else:
+                return
+
     # --- context manager ------------------------------------------------------------------
     def close(self) -> None:
         for gen in self._generators:

@@ -8,34 +8,41 @@ from pathlib import Path
 
 from PIL import Image
 
-from .keyframes import VideoSummary
+from .keyframes import KeyFrame, KeyframeConfig, KeyframeStream
 
 SHOTS_COLUMNS = ("shot", "start_frame", "start_time", "end_frame", "end_time")
 KEYFRAMES_COLUMNS = ("shot", "frame", "time", "file")
 
 
-def write_summary(summary: VideoSummary, out_dir: str | os.PathLike, quality: int = 90) -> Path:
-    """Write ``summary`` into ``out_dir`` (created); returns the folder.
+def export_video(video: str | os.PathLike, out_dir: str | os.PathLike, config: KeyframeConfig = KeyframeConfig(),
+                 threads: int = 0, quality: int = 90) -> tuple[int, float, int, int]:
+    """Summarise ``video`` into ``out_dir``, writing each key frame as it is found (memory stays bounded).
 
-    Files are written to temporary names and renamed, so an interrupted run never leaves a
-    half-written CSV behind.
+    Returns (frames decoded, duration, shots, key frames).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for kf in summary.keyframes:
-        name = f"frame{kf.frame:06d}.jpg"
-        tmp = out / (name + ".tmp")
-        Image.fromarray(kf.image).save(tmp, format="JPEG", quality=quality)
-        os.replace(tmp, out / name)
-        rows.append((kf.shot, kf.frame, f"{kf.time:.3f}", name))
+    with KeyframeStream(video, config, threads) as stream:
+        rows = [_write_keyframe(kf, out, quality) for kf in stream]
+    _write_tables(out, stream.shots, rows)
+    return stream.frames, stream.duration, len(stream.shots), len(rows)
+
+
+def _write_keyframe(kf: KeyFrame, out: Path, quality: int) -> tuple:
+    name = f"frame{kf.frame:06d}.jpg"
+    tmp = out / (name + ".tmp")
+    Image.fromarray(kf.image).save(tmp, format="JPEG", quality=quality)
+    os.replace(tmp, out / name)
+    return (kf.shot, kf.frame, f"{kf.time:.3f}", name)
+
+
+def _write_tables(out: Path, shots: list, rows: list[tuple]) -> None:
     _write_csv(
         out / "shots.csv",
         SHOTS_COLUMNS,
-        [(s.index, s.start_frame, f"{s.start_time:.3f}", s.end_frame, f"{s.end_time:.3f}") for s in summary.shots],
+        [(s.index, s.start_frame, f"{s.start_time:.3f}", s.end_frame, f"{s.end_time:.3f}") for s in shots],
     )
     _write_csv(out / "keyframes.csv", KEYFRAMES_COLUMNS, rows)
-    return out
 
 
 def _write_csv(path: Path, header: tuple[str, ...], rows: list[tuple]) -> None:

@@ -10,8 +10,9 @@ Per decoded frame
    nearest its middle among the well-lit ones (never a black or half-faded frame);
 5. a key frame nearly identical to the previous key frame of the same shot is dropped.
 
-Only the candidates of the current segment are held in memory (at ``analysis_size``), so memory
-does not grow with the length of the video.
+Only the candidates of the current segment are held in memory, and :class:`KeyframeStream` hands each
+key frame out as soon as its segment closes, so memory does not grow with the length of the video
+(:func:`summarise` collects everything, for callers that want a list).
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from __future__ import annotations
 import io
 import os
 import time
+from collections import deque
 from dataclasses import dataclass, field
+from typing import Iterator
 
 import numpy as np
 from PIL import Image
@@ -106,7 +109,8 @@ class _Summariser:
         self.video = video
         self.cfg = config
         self.shots: list[Shot] = []
-        self.keyframes: list[KeyFrame] = []
+        self.outbox: deque[KeyFrame] = deque()  # key frames decided and not yet handed out
+        self.n_keyframes = 0
         self.shot_start: tuple[int, float] | None = None  # (frame, time) of the current shot
         self.segment_start: float | None = None
         self.candidates: list[_Candidate] = []
@@ -144,7 +148,7 @@ class _Summariser:
     def finish(self) -> None:
         if self.shot_start is None:
             return
-        if not self.keyframes and not self.candidates and self.fallback is not None:
+        if not self.n_keyframes and not self.candidates and self.fallback is not None:
             self.candidates = [self.fallback]  # an all-black video still gets one key frame
         self._close_shot(*self.last)
 
@@ -206,29 +210,53 @@ class _Summariser:
             return
         self.last_kf_tiny = tiny
         thumb = encode_jpeg(image, self.cfg.thumb_size, self.cfg.thumb_quality)
-        self.keyframes.append(KeyFrame(self.video, len(self.shots), best.frame.index, best.time, image, thumb))
+        self.outbox.append(KeyFrame(self.video, len(self.shots), best.frame.index, best.time, image, thumb))
+        self.n_keyframes += 1
 
 
-def summarise(path: str | os.PathLike, config: KeyframeConfig = KeyframeConfig(), threads: int = 0) -> VideoSummary:
-    """Decode ``path`` once and return its shots and key frames.
+class KeyframeStream:
+    """Key frames of one video as they are decided, in one decoding pass; memory stays bounded.
+
+    >>> with KeyframeStream("film.mp4") as stream:
+    ...     for kf in stream:
+    ...         ...
+    ...     stream.shots, stream.frames, stream.duration, stream.errors  # complete once exhausted
 
     ``threads``: decoder threads (0 = FFmpeg's choice, about one per core; 1 when several videos are
-    processed in parallel processes, which uses the cores better).
-
-    Raises :class:`vidseek.errors.InputError` for files that cannot be decoded at all.
+    processed in parallel processes, which uses the cores better).  Raises
+    :class:`vidseek.errors.InputError` for files that cannot be decoded at all (on opening, or while
+    iterating: a file with no decodable frame, or the per-file time limit).
     """
-    cfg = config
-    video = os.path.abspath(path)
-    detector = AdaptiveCutDetector(cfg.detector)
-    state = _Summariser(video, cfg)
-    pending: dict[int, tuple[DecodedFrame, bool, float]] = {}
-    prev_hsv: np.ndarray | None = None
-    prev_dark = True
-    deadline = time.monotonic() + cfg.time_limit
-    with VideoReader(path, threads=threads) as reader:
-        for f in reader.frames():
+
+    def __init__(self, path: str | os.PathLike, config: KeyframeConfig = KeyframeConfig(), threads: int = 0):
+        self.path = path
+        self.cfg = config
+        self._state = _Summariser(os.path.abspath(path), config)
+        self._reader = VideoReader(path, threads=threads)
+        self.info: VideoInfo | None = None
+        self.frames = 0
+        self.errors: list[str] = []
+        self.finished = False
+
+    @property
+    def shots(self) -> list[Shot]:
+        return self._state.shots
+
+    @property
+    def duration(self) -> float:
+        """Time of the last frame seen (the video's duration once the stream is exhausted)."""
+        return self._state.last[1]
+
+    def __iter__(self) -> Iterator[KeyFrame]:
+        cfg, state = self.cfg, self._state
+        detector = AdaptiveCutDetector(cfg.detector)
+        pending: dict[int, tuple[DecodedFrame, bool, float]] = {}
+        prev_hsv: np.ndarray | None = None
+        prev_dark = True
+        deadline = time.monotonic() + cfg.time_limit
+        for f in self._reader.frames():
             if time.monotonic() > deadline:
-                raise InputError(path, f"gave up after {cfg.time_limit:g} s (per-file time limit)")
+                raise InputError(self.path, f"gave up after {cfg.time_limit:g} s (per-file time limit)")
             small = f.thumb_rgb(cfg.detect_size)
             brightness = float(small.mean())
             dark = brightness < cfg.detector.dark_level
@@ -241,13 +269,36 @@ def summarise(path: str | os.PathLike, config: KeyframeConfig = KeyframeConfig()
             decided = detector.push(score)
             if decided is not None:
                 _feed(state, pending, decided)
+            while state.outbox:
+                yield state.outbox.popleft()
         for decided in detector.flush():
             _feed(state, pending, decided)
         state.finish()
-        info = reader.info
-        errors = list(reader.errors)
-    duration = state.last[1]
-    return VideoSummary(info, state.shots, state.keyframes, reader.frames_decoded, duration, errors)
+        while state.outbox:
+            yield state.outbox.popleft()
+        self.info = self._reader.info
+        self.frames = self._reader.frames_decoded
+        self.errors = list(self._reader.errors)
+        self.finished = True
+
+    def close(self) -> None:
+        self._reader.close()
+
+    def __enter__(self) -> "KeyframeStream":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def summarise(path: str | os.PathLike, config: KeyframeConfig = KeyframeConfig(), threads: int = 0) -> VideoSummary:
+    """Decode ``path`` once and return its shots and all its key frames (see :class:`KeyframeStream`).
+
+    Raises :class:`vidseek.errors.InputError` for files that cannot be decoded at all.
+    """
+    with KeyframeStream(path, config, threads) as stream:
+        keyframes = list(stream)
+    return VideoSummary(stream.info, stream.shots, keyframes, stream.frames, stream.duration, stream.errors)
 
 
 def _feed(state: _Summariser, pending: dict, decided: tuple[int, bool]) -> None:

@@ -61,3 +61,18 @@ def test_whitening_caps_dim_by_training_set_and_gram_path_agrees():
     np.testing.assert_allclose(w.eigenvalues, lam, rtol=1e-4, atol=1e-7)
     with pytest.raises(ValueError):
         w.transform(np.zeros((2, 99)))
+
+
+def test_whitening_rows_do_not_depend_on_the_batch_they_come_in():
+    """BLAS picks kernels by the shape of a product (a 1-row product is a gemv, a large one is split
+    differently), so a plain ``x @ P.T`` gives a row other bits in another batch; a build must not depend on
+    how Spark happens to batch rows."""
+    rng = np.random.default_rng(3)
+    x = _data(1000, 2000, seed=4)
+    w = PCAWhitening(WhiteningConfig(dim=128)).fit(_data(400, 2000, seed=5))
+    whole = w.transform(x)
+    for size in (1, 3, 64, 100, 999):
+        parts = np.concatenate([w.transform(x[s : s + size]) for s in range(0, len(x), size)])
+        assert np.array_equal(parts, whole), size
+    order = rng.permutation(len(x))
+    assert np.array_equal(w.transform(x[order]), whole[order])

@@ -14,6 +14,7 @@ length of a video, so the peaks of each kind must agree within 10%.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import subprocess
 import sys
@@ -101,7 +102,7 @@ def loop_video(src: Path, out: Path, minutes: float) -> float:
         s = probe.streams.video[0]
         length = int(s.duration or s.frames)  # in time-base units (one per frame for vtest.avi)
         tb = s.time_base
-    loops = max(1, round(minutes * 60 / float(length * tb)))
+    loops = max(1, math.ceil(minutes * 60 / float(length * tb)))
     with av.open(str(out), "w") as dst:
         ostream = None
         for i in range(loops):

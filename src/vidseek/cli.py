@@ -130,7 +130,8 @@ def _add_spark_options(p: argparse.ArgumentParser) -> None:
                    help="Spark master: local[*] (default, or $VIDSEEK_SPARK_MASTER), local[N], spark://host:port, yarn...")
     g.add_argument("--partitions", type=int, metavar="N",
                    help="extraction partitions (default: 2 per core, at most one per file)")
-    g.add_argument("--driver-memory", default="2g", metavar="SIZE", help="Spark driver memory (default: %(default)s)")
+    g.add_argument("--driver-memory", default="1g", metavar="SIZE",
+                   help="Spark driver JVM heap (default: %(default)s; in local mode it runs the tasks' JVM side too)")
     g.add_argument("--executor-memory", metavar="SIZE", help="Spark executor memory on a cluster (default: Spark's)")
 
 

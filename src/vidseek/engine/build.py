@@ -1,10 +1,10 @@
 """The index build as Spark jobs: extraction, model fit (PWA parts, whitening, distributed PQ), encoding.
 
 Stages (``vidseek build``):
-0. parts    PWA part channels, fitted on the key frames of a few videos spread over the input (driver)
+0. parts    PWA part channels, fitted on frames sampled by seeking in a few files spread over the input
 1. extract  videos -> key frames -> CNN -> PWA vectors, one Spark task per partition of the file list,
             written in chunks to IDX/.staging/extract/ (a re-run skips the chunks already written)
-2. whiten   PCA-whitening fitted on a sample of PWA vectors (driver), applied by Spark to every row
+2. whiten   PCA-whitening fitted on a sample of PWA vectors (driver, streamed from disk), applied by Spark
 3. pq       one k-means per sub-space, in parallel Spark tasks, on a sample of whitened vectors
 4. encode   every partition encoded to m-byte codes by Spark; key-frame metadata written beside
 5. commit   model, datasets and finally the manifest (atomic rename) of a new generation
@@ -31,7 +31,7 @@ import pyarrow.parquet as pq_io
 from .. import __version__
 from ..errors import StoreError, VidseekError
 from ..features.model import FeatureConfig, FeatureModel
-from ..features.whitening import WhiteningConfig
+from ..features.whitening import PCAWhitening, WhiteningConfig, array_blocks
 from ..inputs import discover
 from ..quantize.pq import PQConfig, ProductQuantizer
 from ..store.layout import (
@@ -46,6 +46,7 @@ from ..store.layout import (
 )
 from ..video import KeyframeConfig
 from . import tasks
+from .samples import file_blocks, write_whiten_sample
 from .session import SparkConfig, default_parallelism, job_progress, spark_session
 
 STAGING = ".staging"
@@ -210,11 +211,11 @@ def run_extraction(spark, files: list[str], cfg: BuildConfig, staging: Path, mod
 # ------------------------------------------------------------------------------------------
 # stages 2-4
 # ------------------------------------------------------------------------------------------
-def fit_whitening(spark, ok_df, model: FeatureModel, cfg: BuildConfig, m: int) -> tuple[FeatureModel, int]:
-    """Fit whitening on the PWA vectors of the ``whiten_sample`` rows with the smallest ids (deterministic)."""
-    rows = ok_df.select("kf_id", "pwa").orderBy("kf_id").limit(cfg.whiten_sample).toArrow()
-    x = tasks.vectors_from_column(rows.column("pwa").combine_chunks(), model.pwa_dim, np.float16).astype(np.float32)
-    cap = max(1, min(cfg.features.whitening.dim, len(x) - 1, model.pwa_dim))
+def fit_whitening(ok_df, model: FeatureModel, cfg: BuildConfig, m: int, staging: Path) -> tuple[FeatureModel, int]:
+    """Fit whitening on the PWA vectors of the ``whiten_sample`` rows with the smallest ids (deterministic),
+    streamed from disk (see :mod:`vidseek.engine.samples`)."""
+    path, n = write_whiten_sample(ok_df, staging, cfg.whiten_sample, model.pwa_dim)
+    cap = max(1, min(cfg.features.whitening.dim, n - 1, model.pwa_dim))
     if cap >= m:
         dim = cap - cap % m
     else:
@@ -222,9 +223,11 @@ def fit_whitening(spark, ok_df, model: FeatureModel, cfg: BuildConfig, m: int) -
     wc = cfg.features.whitening
     model.config = FeatureConfig(**{**asdict(model.config), "pwa": model.config.pwa,
                                     "whitening": WhiteningConfig(dim=dim, shrink=wc.shrink, whiten=wc.whiten)})
-    if len(x) < 2:
-        x = np.concatenate([x, x])
-    model.fit_whitening(x)
+    blocks = file_blocks(path, n, model.pwa_dim)
+    if n < 2:  # one key frame: fit on it twice (PCA needs two rows)
+        one = next(blocks())[0][:1]
+        blocks, n = array_blocks(np.concatenate([one, one])), 2
+    model.whitening = PCAWhitening(model.config.whitening).fit_blocks(blocks, n, model.pwa_dim)
     return model, m
 
 
@@ -410,7 +413,7 @@ def build_index(inputs: list[str], index: str | os.PathLike, cfg: BuildConfig = 
 
         t = time.perf_counter()
         _log(cfg, f"stage 2/4: fitting PCA-whitening on {min(n_ok_rows, cfg.whiten_sample)} of {n_ok_rows} key frames")
-        model, m = fit_whitening(spark, ok_df, model, cfg, cfg.pq.m)
+        model, m = fit_whitening(ok_df, model, cfg, cfg.pq.m, staging)
         wmodel_dir = staging / "model-whitened"
         model.save(wmodel_dir)
         whitened_dir = staging / "whitened"

@@ -5,9 +5,11 @@ Master: ``--master`` > ``$VIDSEEK_SPARK_MASTER`` > ``local[*]``.  In local mode 
 (``PYSPARK_PYTHON = sys.executable``), otherwise they fail with missing modules.  Arrow is on, logs are
 quiet, the UI is off.
 
-Memory: ``--driver-memory`` (default 2g) holds the model fits (a sample of PWA vectors for whitening,
-whitened vectors for PQ training); ``--executor-memory`` (cluster mode; default Spark's 1g) holds one
-CNN plus one partition's key frames at a time.  Java 17 or newer is required.
+Memory: ``--driver-memory`` (default 1g) is the driver JVM's heap, which in local mode also runs the
+executors' side of every task: Arrow batches of 256 rows, 16 MB Parquet row groups and the PQ training
+sample (the wide whitening sample never enters the JVM).  A larger heap is not needed, only filled more
+lazily by the garbage collector.  ``--executor-memory`` (cluster mode; default Spark's 1g) holds one CNN
+plus one batch of key frames at a time.  Java 17 or newer is required.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ class EngineError(VidseekError):
 class SparkConfig:
     master: str | None = None
     app_name: str = "vidseek"
-    driver_memory: str = "2g"
+    driver_memory: str = "1g"
     executor_memory: str | None = None
     conf: dict[str, str] = field(default_factory=dict)
 
@@ -94,6 +96,8 @@ def spark_session(config: SparkConfig = SparkConfig()):
         .config("spark.python.worker.reuse", "true")
         .config("spark.sql.adaptive.enabled", "false")  # keep our partitioning as asked
         .config("spark.sql.parquet.compression.codec", "zstd")
+        # Parquet writers buffer a whole row group: 16 MB instead of 128 MB keeps the JVM's memory flat
+        .config("spark.hadoop.parquet.block.size", str(16 << 20))
         .config("spark.executorEnv.PYSPARK_PYTHON", os.environ["PYSPARK_PYTHON"])
         .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile=file:{LOG4J_CONFIG}")
     )

@@ -8,9 +8,14 @@ adds a fraction of the mean eigenvalue to every eigenvalue (a ridge on the covar
 capped by the rank the training set supports (``n_train - 1``, and never more than the input
 dimension).
 
-The solver is deterministic: an exact symmetric eigendecomposition (numpy ``eigh``) of the
-covariance, or of the Gram matrix when there are fewer samples than dimensions; eigenvector signs
-are fixed (largest-magnitude component positive) so the same data give the same model everywhere.
+The solver streams the training rows in fixed-size blocks, so its memory does not depend on how many
+rows there are (PWA vectors are wide: 25 x 1280 = 32,000 dims for EfficientNet-Lite0): a randomised
+subspace iteration (Halko, Martinsson, Tropp 2011) finds the span of the top ``k = min(n, d, 2M)``
+principal directions, then an exact eigendecomposition of the covariance restricted to that span
+gives the directions and eigenvalues.  With no more rows than ``k`` (small collections) the span is the
+whole row space and the result is exact PCA; with more, ``POWER_ITERS`` iterations make the top ``M``
+directions accurate.  It is deterministic: a seeded start, blocks of fixed shape (zero rows pad the
+last), sums in row order, and eigenvector signs fixed (largest-magnitude component positive).
 The fitted state is float32 arrays in an ``.npz`` plus JSON parameters; reloading is bit-exact.
 
 ``transform`` gives every row the same bits whatever else is in the batch: BLAS picks its kernel (and so
@@ -25,11 +30,33 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable, Iterator
 
 import numpy as np
 
 EPS = 1e-12
 BLOCK = 64  # rows per projection product (see the module docstring)
+FIT_BLOCK = 128  # rows per block while fitting
+POWER_ITERS = 3
+SEED = 20240531
+
+#: a re-iterable source of training rows: each call yields ``(block, valid)`` with ``block`` a float32
+#: (FIT_BLOCK, d) array whose first ``valid`` rows are data and the rest zeros, always in the same order
+RowBlocks = Callable[[], Iterator[tuple[np.ndarray, int]]]
+
+
+def array_blocks(x: np.ndarray) -> RowBlocks:
+    """:data:`RowBlocks` over an in-memory (n, d) array."""
+
+    def blocks() -> Iterator[tuple[np.ndarray, int]]:
+        buf = np.zeros((FIT_BLOCK, x.shape[1]), dtype=np.float32)
+        for s in range(0, len(x), FIT_BLOCK):
+            k = min(FIT_BLOCK, len(x) - s)
+            buf[:k] = x[s : s + k]
+            buf[k:] = 0.0
+            yield buf, k
+
+    return blocks
 
 
 def l2n(x: np.ndarray) -> np.ndarray:
@@ -67,24 +94,40 @@ class PCAWhitening:
         return 0 if self.projection is None else int(self.projection.shape[1])
 
     def fit(self, x: np.ndarray) -> "PCAWhitening":
-        x = np.asarray(x, dtype=np.float64)
+        x = np.asarray(x, dtype=np.float32)
         if x.ndim != 2:
             raise ValueError(f"whitening needs a 2-d array (n, d), got shape {x.shape}")
-        n, d = x.shape
+        return self.fit_blocks(array_blocks(x), *x.shape)
+
+    def fit_blocks(self, blocks: RowBlocks, n: int, d: int) -> "PCAWhitening":
+        """Fit on ``n`` rows of dimension ``d`` streamed by ``blocks`` (see the module docstring)."""
         if n < 2:
             raise ValueError(f"whitening needs at least 2 training vectors, got {n}")
-        mean = x.mean(axis=0)
-        xc = x - mean
-        if d <= n:
-            cov = xc.T @ xc / (n - 1)
-            lam, vec = np.linalg.eigh(cov)
-        else:  # fewer samples than dimensions: eigenvectors of the covariance from the Gram matrix
-            gram = xc @ xc.T / (n - 1)
-            lam, u = np.linalg.eigh(gram)
-            vec = xc.T @ u
-            vec /= np.maximum(np.linalg.norm(vec, axis=0, keepdims=True), EPS)
+        mean = np.zeros(d)
+        for xb, _ in blocks():
+            mean += xb.sum(axis=0, dtype=np.float64)
+        mean /= n
+
+        def centred() -> Iterator[np.ndarray]:
+            for xb, valid in blocks():
+                xc = xb.astype(np.float64)
+                xc[:valid] -= mean
+                yield xc
+
+        k = min(n, d, 2 * self.config.dim)
+        q = np.random.default_rng(SEED).standard_normal((d, k))
+        for _ in range(POWER_ITERS):
+            z = np.zeros((d, k))
+            for xc in centred():
+                z += xc.T @ (xc @ q)
+            q, _ = np.linalg.qr(z)
+        s = np.zeros((k, k))
+        for xc in centred():
+            p = xc @ q
+            s += p.T @ p
+        lam, u = np.linalg.eigh(s / (n - 1))
         order = np.argsort(-lam, kind="stable")
-        lam, vec = lam[order], vec[:, order]
+        lam, vec = lam[order], q @ u[:, order]
         rank = int(np.sum(lam > max(lam[0], EPS) * 1e-9))
         m = max(1, min(self.config.dim, n - 1, d, rank))
         lam, vec = np.maximum(lam[:m], 0.0), vec[:, :m]

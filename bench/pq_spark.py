@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from vidseek.engine import tasks  # noqa: E402
 from vidseek.engine.session import SparkConfig, spark_session  # noqa: E402
 from vidseek.quantize.pq import PQConfig, ProductQuantizer  # noqa: E402
+from vidseek.store.model_files import load_pq, save_pq  # noqa: E402
 
 
 def generate(part: int, rows: int, d: int) -> np.ndarray:
@@ -49,8 +50,8 @@ def encode_task(params_json: str):
         t0 = time.perf_counter()
         x = generate(part, params["rows"], params["d"])
         t1 = time.perf_counter()
-        pq = ProductQuantizer.load(params["pq_path"])
-        codes = pq.encode(x, threads=1)
+        pq = load_pq(params["pq_path"])
+        codes = pq.encode(x)
         t2 = time.perf_counter()
         yield pa.RecordBatch.from_pydict({"part": [part], "rows": [len(codes)], "gen_s": [t1 - t0],
                                           "encode_s": [t2 - t1], "checksum": [int(codes.astype(np.int64).sum())]})
@@ -97,7 +98,7 @@ def main() -> None:
     k = 1 << args.nbits
     pq = ProductQuantizer(args.d, PQConfig(m=args.m, nbits=args.nbits))
     pq.set_centroids(np.stack([np.frombuffer(res[j], np.float32).reshape(k, args.d // args.m) for j in range(args.m)]))
-    pq.save(tmp / "pq.npz")
+    save_pq(pq, tmp / "pq.npz")
     t2 = time.perf_counter()
     out = (spark.range(args.partitions, numPartitions=args.partitions)
            .mapInArrow(encode_task(json.dumps({"rows": rows, "d": args.d, "pq_path": str(tmp / "pq.npz")})),

@@ -30,14 +30,14 @@ import pyarrow.parquet as pq_io
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from vidseek.quantize.pq import ProductQuantizer  # noqa: E402
+from vidseek.store.model_files import load_pq  # noqa: E402
 from vidseek.store.layout import DATASETS, checksum_files, read_manifest, stable_id, write_manifest  # noqa: E402
 
 
 def scale_index(src: Path, dst: Path, target: int) -> int:
     shutil.copytree(src, dst)
     man = read_manifest(dst)
-    pq = ProductQuantizer.load(dst / man.model_dir / "pq.npz")
+    pq = load_pq(dst / man.model_dir / "pq.npz")
     codes = pa.concat_tables([pq_io.read_table(dst / f) for f in man.files["codes"]])
     kfs = pa.concat_tables([pq_io.read_table(dst / f) for f in man.files["keyframes"]])
     base = np.frombuffer(b"".join(codes.column("vector").to_pylist()), np.float16).reshape(-1, pq.d).astype(np.float32)

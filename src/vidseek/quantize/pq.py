@@ -8,10 +8,7 @@ nbits <= 8).  Asymmetric distance (ADC): for a query, one table of squared dista
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -66,13 +63,12 @@ class ProductQuantizer:
         self.centroids = np.ascontiguousarray(c)
         return self
 
-    def encode(self, x: np.ndarray, threads: int | None = None, chunk: int = 1024) -> np.ndarray:
+    def encode(self, x: np.ndarray, chunk: int = 1024) -> np.ndarray:
         """(n, d) -> (n, m) uint8 codes: the nearest centroid (squared l2) in every sub-space.
 
         Blocks of ``chunk`` vectors are compared with all sub-space codebooks in one batched matrix
         product (m x chunk x dsub by m x dsub x k): on one core about 5x faster than FAISS's
-        ``compute_codes`` for 16-byte codes of 256-d vectors (bench/pq_spark.py).  ``threads`` is
-        accepted for symmetry with training; BLAS threading is the process's.
+        ``compute_codes`` for 16-byte codes of 256-d vectors (bench/pq_spark.py).
         """
         x = self._check(x)
         m, dsub = self.m, self.dsub
@@ -113,24 +109,3 @@ class ProductQuantizer:
         if x.ndim != 2 or x.shape[1] != self.d:
             raise ValueError(f"expected vectors of shape (n, {self.d}), got {x.shape}")
         return x
-
-    # -- persistence -----------------------------------------------------------------------
-    def save(self, path: str | os.PathLike) -> None:
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez(tmp, centroids=self.centroids)
-        os.replace(tmp, path)
-        jtmp = path.with_suffix(".json.tmp")
-        jtmp.write_text(json.dumps({"d": self.d, "m": self.m, "nbits": self.config.nbits,
-                                    "niter": self.config.niter, "seed": self.config.seed}, indent=2))
-        os.replace(jtmp, path.with_suffix(".json"))
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> "ProductQuantizer":
-        path = Path(path)
-        meta = json.loads(path.with_suffix(".json").read_text())
-        pq = cls(int(meta["d"]), PQConfig(m=int(meta["m"]), nbits=int(meta["nbits"]), niter=int(meta["niter"]),
-                                          seed=int(meta["seed"])))
-        with np.load(path) as z:
-            pq.set_centroids(z["centroids"])
-        return pq

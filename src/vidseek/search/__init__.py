@@ -1,5 +1,5 @@
 """Search: in-memory ADC over PQ codes with exact re-ranking, image and clip queries."""
 
-from .engine import Hit, Index
+from .index import Hit, Index, Query, hits_json
 
-__all__ = ["Hit", "Index"]
+__all__ = ["Hit", "Index", "Query", "hits_json"]

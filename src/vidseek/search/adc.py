@@ -88,10 +88,3 @@ class ADCSearcher:
             best_d, p = torch.topk(torch.cat([best_d, cand_d], 1), k, dim=1, largest=False, sorted=False)
             best_i = torch.gather(torch.cat([best_i, cand_i], 1), 1, p)
         return best_d, best_i
-
-    def distances(self, queries: np.ndarray) -> np.ndarray:
-        """(nq, n) ADC distances to every code (for small indexes and tests)."""
-        t = self.tables(np.asarray(queries, dtype=np.float32))
-        w = torch.from_numpy(np.ascontiguousarray(t.reshape(len(t), -1).T))
-        with torch.inference_mode():
-            return torch.nn.functional.embedding_bag(self._idx, w, mode="sum").T.numpy().copy()

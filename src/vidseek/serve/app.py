@@ -23,14 +23,17 @@ import os
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.staticfiles import StaticFiles
 
 from ..errors import VidseekError
 from ..search import Index
+from .models import Health, SearchResponse, SearchResult, Stats, Video, VideoPage
 
 STATIC = Path(__file__).parent / "static"
 CHUNK = 1 << 20
@@ -63,8 +66,15 @@ def create_app(config: ServeConfig) -> FastAPI:
     for vid in index.kf_video.tolist():
         keyframes_per_video[vid] = keyframes_per_video.get(vid, 0) + 1
 
-    app = FastAPI(title="vidseek", version="1", description="Find where an image or a clip appears in a video collection.")
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        yield
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    app = FastAPI(title="vidseek", version="1", lifespan=lifespan,
+                  description="Find where an image or a clip appears in a video collection.")
     app.state.index = index
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     def video_json(vid: int) -> dict:
         path = index.video_paths[vid]
@@ -72,20 +82,19 @@ def create_app(config: ServeConfig) -> FastAPI:
                 "keyframes": keyframes_per_video.get(vid, 0), "stream_url": f"/api/videos/{vid}/stream"}
 
     @app.get("/api/health")
-    def health() -> dict:
-        return {"status": "ok", "keyframes": len(index), "videos": len(index.video_paths)}
+    def health() -> Health:
+        return Health(status="ok", keyframes=len(index), videos=len(index.video_paths))
 
     @app.get("/api/stats")
-    def stats() -> dict:
-        s = index.stats()
-        return {**s, "backbone": index.model.backbone.name, "image_size": index.model.backbone.image_size,
-                "max_upload_mb": config.max_upload_mb}
+    def stats() -> Stats:
+        return Stats(**index.stats(), backbone=index.model.backbone.name, image_size=index.model.backbone.image_size,
+                     max_upload_mb=config.max_upload_mb)
 
     @app.get("/api/videos")
-    def list_videos(offset: int = 0, limit: int = 50) -> dict:
+    def list_videos(offset: int = 0, limit: int = 50) -> VideoPage:
         offset, limit = max(0, offset), min(max(1, limit), 500)
-        return {"total": len(videos), "offset": offset, "limit": limit,
-                "items": [video_json(vid) for vid, _ in videos[offset : offset + limit]]}
+        return VideoPage(total=len(videos), offset=offset, limit=limit,
+                         items=[Video(**video_json(vid)) for vid, _ in videos[offset : offset + limit]])
 
     @app.get("/api/videos/{video_id}/stream")
     def stream(video_id: str) -> FileResponse:
@@ -106,7 +115,7 @@ def create_app(config: ServeConfig) -> FastAPI:
         return Response(data, media_type="image/jpeg", headers={"Cache-Control": "public, max-age=86400"})
 
     @app.post("/api/search")
-    async def search(request: Request, file: UploadFile = File(...), k: int = Form(10)) -> JSONResponse:
+    async def search(request: Request, file: UploadFile = File(...), k: int = Form(10)) -> SearchResponse:
         k = min(max(1, k), config.max_k)
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit + 64 * 1024:
@@ -134,28 +143,14 @@ def create_app(config: ServeConfig) -> FastAPI:
             took = (time.perf_counter() - t0) * 1000
         finally:
             Path(tmp).unlink(missing_ok=True)
-        results = []
-        for h in hits:
-            item = video_json(h.video_id)
-            item.update(score=round(h.score, 6), time=round(h.time, 3), frame=h.frame, keyframe_id=str(h.keyframe_id),
-                        thumbnail_url=f"/api/keyframes/{h.keyframe_id}/thumbnail")
-            results.append(item)
-        return JSONResponse({"query": file.filename, "kind": kind, "took_ms": round(took, 1), "results": results})
+        results = [SearchResult(**video_json(h.video_id), score=round(h.score, 6), time=round(h.time, 3), frame=h.frame,
+                                keyframe_id=str(h.keyframe_id), thumbnail_url=f"/api/keyframes/{h.keyframe_id}/thumbnail")
+                   for h in hits]
+        return SearchResponse(query=file.filename, kind=kind, took_ms=round(took, 1), results=results)
 
     @app.get("/", response_class=HTMLResponse)
     def page() -> HTMLResponse:
         return HTMLResponse((STATIC / "index.html").read_text())
-
-    @app.get("/static/{name}")
-    def static(name: str) -> FileResponse:
-        path = STATIC / name
-        if "/" in name or name.startswith(".") or not path.is_file():
-            raise HTTPException(404, "not found")
-        return FileResponse(path)
-
-    @app.on_event("shutdown")
-    def _shutdown() -> None:
-        pool.shutdown(wait=False, cancel_futures=True)
 
     return app
 

@@ -42,3 +42,13 @@ def index_info(index: str | os.PathLike) -> dict:
         },
         "params": man.params,
     }
+
+
+def list_videos(index: str | os.PathLike) -> list[dict]:
+    """One dict per indexed file (removed ones left out), in path order."""
+    from .reader import read_dataset
+
+    index = Path(index).absolute()
+    man = read_manifest(index)
+    t = read_dataset(index, man, "videos", ["path", "status", "duration", "frames", "keyframes", "error"], live=True)
+    return [] if t is None else t.sort_by("path").to_pylist()

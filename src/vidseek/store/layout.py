@@ -23,8 +23,9 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..hashing import file_sha256
 from ..errors import StoreError
+from ..hashing import file_sha256
+from ..atomic import atomic_path, crash_point
 
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
@@ -33,7 +34,6 @@ DATASETS = ("videos", "keyframes", "codes")
 
 def now_iso() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-
 
 
 def stable_id(*parts: object) -> int:
@@ -80,24 +80,11 @@ def read_manifest(index: str | os.PathLike) -> Manifest:
 
 
 def write_manifest(index: str | os.PathLike, manifest: Manifest) -> None:
-    """Atomically replace IDX/manifest.json (write, fsync, rename, fsync the folder)."""
-    index = Path(index)
+    """Atomically replace IDX/manifest.json (write, fsync, rename, fsync the folder): the commit point."""
     manifest.updated = now_iso()
-    tmp = index / (MANIFEST + ".tmp")
-    with open(tmp, "w") as fh:
-        fh.write(manifest.to_json())
-        fh.flush()
-        os.fsync(fh.fileno())
-    if os.environ.get("VIDSEEK_CRASH_AT") == "manifest":  # fault injection (tests): die before the rename
-        import signal
-
-        os.kill(os.getpid(), signal.SIGKILL)
-    os.replace(tmp, index / MANIFEST)
-    fd = os.open(index, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    with atomic_path(Path(index) / MANIFEST, sync=True) as tmp:
+        tmp.write_text(manifest.to_json())
+        crash_point("manifest")  # fault injection (tests): die before the rename
 
 
 def checksum_files(index: Path, rel_paths: list[str]) -> dict[str, str]:

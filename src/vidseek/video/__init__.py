@@ -1,6 +1,6 @@
 """Video stage: decoding (PyAV) and the video summary (shots and key frames)."""
 
-from .decode import DecodedFrame, VideoInfo, VideoReader, iter_frames
+from .decode import DecodedFrame, VideoInfo, VideoReader
 from .detector import AdaptiveCutDetector, DetectorConfig
 from .keyframes import KeyFrame, KeyframeConfig, KeyframeStream, Shot, VideoSummary, summarise
 from .sample import sample_frames
@@ -16,7 +16,6 @@ __all__ = [
     "VideoInfo",
     "VideoReader",
     "VideoSummary",
-    "iter_frames",
     "sample_frames",
     "summarise",
 ]

@@ -380,9 +380,3 @@ class VideoReader:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def iter_frames(path: str | os.PathLike) -> Iterator[DecodedFrame]:
-    """Convenience: decode every frame of ``path`` (the file is closed when exhausted)."""
-    with VideoReader(path) as reader:
-        yield from reader.frames()

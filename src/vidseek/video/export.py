@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 from pathlib import Path
 
 from PIL import Image
 
+from ..atomic import atomic_path
 from .keyframes import KeyFrame, KeyframeConfig, KeyframeStream
 
 SHOTS_COLUMNS = ("shot", "start_frame", "start_time", "end_frame", "end_time")
@@ -15,24 +17,29 @@ KEYFRAMES_COLUMNS = ("shot", "frame", "time", "file")
 
 
 def export_video(video: str | os.PathLike, out_dir: str | os.PathLike, config: KeyframeConfig = KeyframeConfig(),
-                 threads: int = 0, quality: int = 90) -> tuple[int, float, int, int]:
+                 threads: int = 0, quality: int = 90) -> tuple[int, float, int, int, list[str]]:
     """Summarise ``video`` into ``out_dir``, writing each key frame as it is found (memory stays bounded).
 
-    Returns (frames decoded, duration, shots, key frames).
+    Returns (frames decoded, duration, shots, key frames, decode errors skipped over).
     """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    with KeyframeStream(video, config, threads) as stream:
-        rows = [_write_keyframe(kf, out, quality) for kf in stream]
+    with KeyframeStream(video, config, threads) as stream:  # an unreadable file fails here, before any output
+        created = not out.exists()
+        out.mkdir(parents=True, exist_ok=True)
+        try:
+            rows = [_write_keyframe(kf, out, quality) for kf in stream]
+        except BaseException:
+            if created:  # failed part-way: leave nothing behind
+                shutil.rmtree(out, ignore_errors=True)
+            raise
     _write_tables(out, stream.shots, rows)
-    return stream.frames, stream.duration, len(stream.shots), len(rows)
+    return stream.frames, stream.duration, len(stream.shots), len(rows), stream.errors
 
 
 def _write_keyframe(kf: KeyFrame, out: Path, quality: int) -> tuple:
     name = f"frame{kf.frame:06d}.jpg"
-    tmp = out / (name + ".tmp")
-    Image.fromarray(kf.image).save(tmp, format="JPEG", quality=quality)
-    os.replace(tmp, out / name)
+    with atomic_path(out / name) as tmp:
+        Image.fromarray(kf.image).save(tmp, format="JPEG", quality=quality)
     return (kf.shot, kf.frame, f"{kf.time:.3f}", name)
 
 
@@ -46,9 +53,7 @@ def _write_tables(out: Path, shots: list, rows: list[tuple]) -> None:
 
 
 def _write_csv(path: Path, header: tuple[str, ...], rows: list[tuple]) -> None:
-    tmp = path.with_suffix(".csv.tmp")
-    with open(tmp, "w", newline="") as fh:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(header)
         w.writerows(rows)
-    os.replace(tmp, path)

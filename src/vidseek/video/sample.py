@@ -18,8 +18,8 @@ from .keyframes import KeyframeConfig, KeyframeStream
 
 
 def sample_times(duration: float, every: float, most: int) -> list[float]:
-    """Evenly spaced times inside ``[0, duration)``: one per ``every`` seconds, at least 1, at most ``most``."""
-    n = int(min(most, max(1, duration // every)))
+    """Evenly spaced times inside ``[0, duration)``: one per ``every`` seconds, at least 2, at most ``most``."""
+    n = int(min(most, max(2, duration // every)))
     return [duration * (i + 0.5) / n for i in range(n)]
 
 

@@ -1,13 +1,13 @@
 """Interactive search: an index loaded once into memory, queried by image or clip. No Spark.
 
     >>> idx = Index.open("IDX")
-    >>> idx.search("query.jpg", k=5)          # or a clip path, or an RGB array
+    >>> idx.search("query.jpg", k=5)   # a path (image or clip), a PIL image, an RGB array or encoded bytes
     [Hit(video='/data/a.mp4', score=0.93, time=12.4, frame=310, ...), ...]
 
 Ranking: the query (and its mirror image: flipped copies are common) is embedded with the index's model;
-ADC over the PQ codes gives the top ``refine`` key frames per query vector; when the index keeps the
-whitened vectors (the default), those candidates are re-ranked by exact cosine similarity, so a small
-collection is searched exactly.  Results are grouped per video: one entry per video, its best key frame.
+ADC over the PQ codes gives the top ``refine`` key frames per query vector, which are re-ranked by exact
+cosine similarity with the stored float16 vectors, so a small collection is searched exactly;
+``refine=0`` ranks by the PQ distances alone (cosine = 1 - d/2 for unit vectors).  Results are grouped per video: one entry per video, its best key frame.
 
 A clip query is summarised into key frames (one per second at most); each is searched, and a video's
 score is the mean best similarity of the query frames that agree on one time offset (the clip's start in
@@ -16,20 +16,28 @@ that video), so matches in the query's temporal order win over scattered look-al
 
 from __future__ import annotations
 
+import io
 import os
+import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Union
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq_io
+from PIL import Image
 
 from ..errors import InputError, StoreError
 from ..inputs import is_image_path
-from ..quantize.pq import ProductQuantizer
 from ..store.layout import read_manifest
+from ..store.model_files import PQ_FILE, load_model, load_pq
+from ..store.reader import read_dataset, read_table
 from .adc import ADCSearcher
+
+#: what :meth:`Index.search` accepts: a file path (image or clip), a PIL image, an RGB/grey uint8 array, or
+#: the bytes of an image or clip file
+Query = Union[str, os.PathLike, Image.Image, np.ndarray, bytes, bytearray, memoryview]
 
 DEFAULT_REFINE = 256
 CLIP_TOLERANCE = 2.5  # seconds: query frames agree on a clip offset within this
@@ -50,16 +58,6 @@ class Hit:
                 "frame": int(self.frame)}
 
 
-def _read(index: Path, rel: str, columns: list[str]) -> pa.Table:
-    path = index / rel
-    try:
-        return pq_io.read_table(path, columns=columns)
-    except FileNotFoundError:
-        raise StoreError(path, "index file listed in the manifest is missing") from None
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise StoreError(path, f"index file is corrupt or truncated ({str(exc).splitlines()[0]})") from None
-
-
 class Index:
     """A read-only, in-memory view of one index generation."""
 
@@ -71,12 +69,7 @@ class Index:
         self._weights = weights
         self._model = None
         self._model_lock = threading.Lock()
-        try:
-            self.pq = ProductQuantizer.load(self.model_dir / "pq.npz")
-        except FileNotFoundError as exc:
-            raise StoreError(Path(exc.filename or self.model_dir / "pq.npz"), "codebook file missing") from None
-        except (ValueError, KeyError, OSError) as exc:
-            raise StoreError(self.model_dir / "pq.npz", f"codebook file is corrupt ({exc})") from None
+        self.pq = load_pq(self.model_dir / PQ_FILE)
         self._load_tables()
         self.adc = ADCSearcher(self.codes, self.pq)
 
@@ -87,19 +80,17 @@ class Index:
     # -- loading ---------------------------------------------------------------------------
     def _load_tables(self) -> None:
         man, index = self.manifest, self.path
-        removed = set(man.removed)
-        vids = pa.concat_tables([_read(index, r, ["video_id", "path", "status", "duration"]) for r in man.files["videos"]]) \
-            if man.files["videos"] else None
+        vids = read_dataset(index, man, "videos", ["video_id", "path", "status", "duration"], live=True)
         self.video_paths: dict[int, str] = {}
         self.video_durations: dict[int, float] = {}
         if vids is not None:
             for vid, p, st, dur in zip(*(vids.column(c).to_pylist() for c in ("video_id", "path", "status", "duration"))):
-                if st == "ok" and vid not in removed:
+                if st == "ok":
                     self.video_paths[vid] = p
                     self.video_durations[vid] = dur or 0.0
         codes, vectors, kf_ids, video_ids = [], [], [], []
         for rel in man.files["codes"]:
-            t = _read(index, rel, ["kf_id", "video_id", "code", "vector"])
+            t = read_table(index, rel, ["kf_id", "video_id", "code", "vector"])
             keep = np.array([v in self.video_paths for v in t.column("video_id").to_pylist()], dtype=bool)
             if not keep.all():
                 t = t.filter(pa.array(keep))
@@ -120,7 +111,7 @@ class Index:
         self.kf_video = np.concatenate(video_ids) if video_ids else np.zeros(0, np.int64)
         meta: dict[int, tuple[int, float]] = {}
         for rel in man.files["keyframes"]:
-            t = _read(index, rel, ["kf_id", "frame", "time"])
+            t = read_table(index, rel, ["kf_id", "frame", "time"])
             meta.update(zip(t.column("kf_id").to_pylist(), zip(t.column("frame").to_pylist(), t.column("time").to_pylist())))
         try:
             self.kf_frame = np.array([meta[k][0] for k in self.kf_ids.tolist()], dtype=np.int64)
@@ -135,9 +126,7 @@ class Index:
         if self._model is None:
             with self._model_lock:
                 if self._model is None:
-                    from ..features.model import FeatureModel
-
-                    self._model = FeatureModel.load(self.model_dir, weights=self._weights, device=self._device)
+                    self._model = load_model(self.model_dir, weights=self._weights, device=self._device)
         return self._model
 
     def __len__(self) -> int:
@@ -154,12 +143,18 @@ class Index:
         v = self.model.embed(batch)
         return np.stack([v[: len(images)], v[len(images):]], axis=1) if flip else v[:, None, :]
 
-    def query_frames(self, query) -> tuple[list[np.ndarray], list[float], str]:
+    def query_frames(self, query: Query) -> tuple[list[np.ndarray], list[float], str]:
         """Decode a query: (images, their times in the query, 'image' | 'clip')."""
         from ..video.still import load_image
 
         if isinstance(query, np.ndarray):
-            return [query], [0.0], "image"
+            return [_as_rgb(query)], [0.0], "image"
+        if isinstance(query, Image.Image):
+            return [np.asarray(query.convert("RGB"))], [0.0], "image"
+        if isinstance(query, (bytes, bytearray, memoryview)):
+            return self._query_bytes(bytes(query))
+        if not isinstance(query, (str, os.PathLike)):
+            raise TypeError(f"a query is a path, a PIL image, a uint8 array or bytes, not {type(query).__name__}")
         path = Path(query)
         image_error = None
         if is_image_path(path):
@@ -167,14 +162,35 @@ class Index:
                 return [load_image(path, 1024)], [0.0], "image"
             except InputError as exc:
                 image_error = exc  # maybe a video with an image name: the decoder decides
-        from ..video import KeyframeConfig, summarise
-
         try:
-            s = summarise(path, KeyframeConfig(max_gap=1.0, dedupe_threshold=1.0))
+            return self._clip_frames(path)
         except InputError:
             if image_error is not None:
                 raise image_error from None
             raise
+
+    def _query_bytes(self, data: bytes) -> tuple[list[np.ndarray], list[float], str]:
+        """An encoded image, or else a clip (decoded from a temporary file)."""
+        from PIL import Image, UnidentifiedImageError
+
+        try:
+            with Image.open(io.BytesIO(data)) as img:
+                return [np.asarray(img.convert("RGB"))], [0.0], "image"
+        except (UnidentifiedImageError, OSError, ValueError):
+            pass
+        with tempfile.NamedTemporaryFile(suffix=".query") as fh:
+            fh.write(data)
+            fh.flush()
+            try:
+                return self._clip_frames(Path(fh.name))
+            except InputError as exc:
+                raise InputError("query bytes", exc.cause) from None
+
+    @staticmethod
+    def _clip_frames(path: Path) -> tuple[list[np.ndarray], list[float], str]:
+        from ..video import KeyframeConfig, summarise
+
+        s = summarise(path, KeyframeConfig(max_gap=1.0, dedupe_threshold=1.0))
         kfs = s.keyframes
         if not kfs:
             raise InputError(path, "no usable frame in the query")
@@ -185,25 +201,28 @@ class Index:
         return [k.image for k in kfs], [k.time for k in kfs], "clip"
 
     # -- ranking ---------------------------------------------------------------------------
-    def candidates(self, qvecs: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray]:
-        """Best ``r`` key frames of one query (rows: variants such as the mirror): (rows, scores)."""
+    def candidates(self, qvecs: np.ndarray, r: int, rerank: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Best ``r`` key frames of one query (rows: variants such as the mirror): (rows, scores).
+
+        With ``rerank`` the ADC candidates are re-scored exactly with the stored vectors (and an index no
+        larger than ``r`` is scored exactly throughout); without, scores come from the PQ distances.
+        """
         n = len(self)
         r = min(max(r, 1), n)
-        if r >= n and len(self.vectors):  # small index: exact scores of everything
+        if rerank and r >= n:  # small index: exact scores of everything
             scores = (self.vectors.astype(np.float32) @ qvecs.T).max(axis=1)
             rows = np.argsort(-scores, kind="stable")
             return rows, scores[rows]
         dist, ids = self.adc.search(qvecs, r)
-        rows = np.unique(ids[ids >= 0])
-        if len(self.vectors):
+        if rerank:
+            rows = np.unique(ids[ids >= 0])
             scores = (self.vectors[rows].astype(np.float32) @ qvecs.T).max(axis=1)
-        else:  # no stored vectors: cosine from the ADC distance (unit vectors: |q-x|^2 = 2 - 2 cos)
-            best = {}
-            for d_row, i_row in zip(dist, ids):
-                for d, i in zip(d_row, i_row):
-                    if i >= 0:
-                        best[i] = min(best.get(i, np.inf), d)
-            scores = np.array([1.0 - best[i] / 2.0 for i in rows], dtype=np.float32)
+        else:  # unit vectors: |q - x|^2 = 2 - 2 cos; a key frame's best distance over the query's variants
+            valid = ids >= 0
+            rows, inverse = np.unique(ids[valid], return_inverse=True)
+            best = np.full(len(rows), np.inf, dtype=np.float32)
+            np.minimum.at(best, inverse, dist[valid])
+            scores = 1.0 - best / 2.0
         order = np.argsort(-scores, kind="stable")
         return rows[order], scores[order]
 
@@ -224,7 +243,7 @@ class Index:
     def search_image_vectors(self, qvecs: np.ndarray, k: int = 10, refine: int = DEFAULT_REFINE) -> list[Hit]:
         r = max(refine, 10 * k)
         while True:
-            rows, scores = self.candidates(qvecs, r)
+            rows, scores = self.candidates(qvecs, r, rerank=refine > 0)
             hits = self._group(rows, scores, k)
             if len(hits) >= min(k, len(self.video_paths)) or r >= len(self):
                 return hits
@@ -236,7 +255,7 @@ class Index:
         per_video: dict[int, list[tuple[int, float, float, int]]] = {}  # vid -> (query i, offset, score, row)
         r = max(refine, 10 * k)
         for i, (qv, t) in enumerate(zip(qvecs, times)):
-            rows, scores = self.candidates(qv, r)
+            rows, scores = self.candidates(qv, r, rerank=refine > 0)
             for row, score in zip(rows[:r].tolist(), scores[:r].tolist()):
                 vid = int(self.kf_video[row])
                 per_video.setdefault(vid, []).append((i, float(self.kf_time[row]) - t, float(score), row))
@@ -260,11 +279,14 @@ class Index:
         ranked.sort(key=lambda h: -h.score)
         return ranked[:k]
 
-    def search(self, query, k: int = 10, refine: int = DEFAULT_REFINE, flip: bool = True) -> list[Hit]:
-        """Search with an image (path or RGB array) or a clip (path); best video first, one entry per video."""
+    def search(self, query: Query, k: int = 10, refine: int = DEFAULT_REFINE, flip: bool = True) -> list[Hit]:
+        """Search with an image or a clip (see :data:`Query`); best video first, one entry per video.
+
+        ``refine``: key frames re-ranked exactly (0: PQ distances only); ``flip``: also search the mirror image.
+        """
         return self.search_query(query, k, refine, flip)[0]
 
-    def search_query(self, query, k: int = 10, refine: int = DEFAULT_REFINE,
+    def search_query(self, query: Query, k: int = 10, refine: int = DEFAULT_REFINE,
                      flip: bool = True) -> tuple[list[Hit], str]:
         """Like :meth:`search`, also saying how the query was read: ``'image'`` or ``'clip'``."""
         images, times, kind = self.query_frames(query)
@@ -280,12 +302,23 @@ class Index:
         if kf_id not in self._row_of_kf:
             raise KeyError(kf_id)
         for rel in self.manifest.files["keyframes"]:
-            t = _read(self.path, rel, ["kf_id", "thumb"])
+            t = read_table(self.path, rel, ["kf_id", "thumb"])
             ids = t.column("kf_id").to_numpy()
             pos = np.nonzero(ids == kf_id)[0]
             if len(pos):
                 return t.column("thumb")[int(pos[0])].as_py()
         raise KeyError(kf_id)
+
+
+def _as_rgb(image: np.ndarray) -> np.ndarray:
+    image = np.asarray(image)
+    if image.dtype != np.uint8:
+        raise TypeError(f"an array query must be uint8 pixels (H, W[, 3]), got {image.dtype}")
+    if image.ndim == 2:
+        image = np.repeat(image[:, :, None], 3, axis=2)
+    if image.ndim != 3 or image.shape[2] not in (3, 4):
+        raise TypeError(f"an array query must be (H, W), (H, W, 3) or (H, W, 4), got shape {image.shape}")
+    return np.ascontiguousarray(image[:, :, :3])
 
 
 def hits_json(query: str, hits: list[Hit]) -> dict:

@@ -1,0 +1,253 @@
+"""The argument parser: one small function per command; every default comes from the library's dataclasses."""
+
+from __future__ import annotations
+
+import argparse
+
+from .. import __version__
+from . import commands as c
+from .output import FORMATS
+
+
+def _common() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("output")
+    g.add_argument("-q", "--quiet", action="store_true", help="only results, warnings and errors (no progress)")
+    g.add_argument("-v", "--verbose", action="count", default=0, help="more detail (debug messages)")
+    g.add_argument("--debug", action="store_true", help="show the traceback behind an error")
+    return p
+
+
+def _strict(p: argparse.ArgumentParser, what: str = "input") -> None:
+    p.add_argument("--strict", action="store_true", help=f"exit with code {c.EXIT_PARTIAL} if any {what} failed")
+
+
+def _keyframe_options(p: argparse.ArgumentParser) -> None:
+    from ..video import DetectorConfig, KeyframeConfig
+
+    k, d = KeyframeConfig(), DetectorConfig()
+    g = p.add_argument_group("video summary")
+    g.add_argument("--max-gap", type=float, default=k.max_gap, metavar="S",
+                   help="longest time between two key frames inside one shot, seconds (default: %(default)s)")
+    g.add_argument("--threshold", type=float, default=d.adaptive_threshold, metavar="R",
+                   help="adaptive cut threshold: a frame's content change over its neighbours' mean "
+                        "(default: %(default)s; lower finds more cuts)")
+    g.add_argument("--min-content", type=float, default=d.min_content, metavar="V",
+                   help="smallest HSV content change (0-255) that can be a cut (default: %(default)s)")
+    g.add_argument("--analysis-size", type=int, default=k.analysis_size, metavar="PX",
+                   help="longer side of key-frame images, pixels (default: %(default)s)")
+
+
+def keyframe_config(args: argparse.Namespace):
+    from dataclasses import replace
+
+    from ..video import DetectorConfig, KeyframeConfig
+
+    return replace(KeyframeConfig(), max_gap=args.max_gap, analysis_size=args.analysis_size,
+                   detector=replace(DetectorConfig(), adaptive_threshold=args.threshold, min_content=args.min_content))
+
+
+def _spark_options(p: argparse.ArgumentParser) -> None:
+    from ..engine.session import SparkConfig
+
+    g = p.add_argument_group("Spark")
+    g.add_argument("--master", metavar="URL",
+                   help="Spark master: local[*] (default, or $VIDSEEK_SPARK_MASTER), local[N], spark://host:port, yarn...")
+    g.add_argument("--partitions", type=int, metavar="N",
+                   help="extraction partitions (default: 2 per core, at most one per file)")
+    g.add_argument("--driver-memory", default=SparkConfig().driver_memory, metavar="SIZE",
+                   help="Spark driver JVM heap (default: %(default)s; in local mode it runs the tasks' JVM side too)")
+    g.add_argument("--executor-memory", metavar="SIZE", help="Spark executor memory on a cluster (default: Spark's)")
+
+
+def _model_options(p: argparse.ArgumentParser) -> None:
+    from ..engine.config import BuildConfig
+    from ..features.backbones import BACKBONES
+
+    b = BuildConfig()
+    g = p.add_argument_group("features and quantisation")
+    g.add_argument("--backbone", default=b.features.backbone, choices=sorted(BACKBONES),
+                   help="CNN: effnet-lite0 (default; weights ship with the package) or vgg16 (the method's "
+                        "original; needs ImageNet weights, see --weights)")
+    g.add_argument("--weights", metavar="PATH", help="backbone weights file (vgg16: a torchvision state dict)")
+    g.add_argument("--image-size", type=int, default=b.features.image_size, metavar="PX",
+                   help="longer side of images fed to the CNN, aspect kept (default: %(default)s)")
+    g.add_argument("--device", default=b.features.device, choices=["auto", "cpu", "cuda"], help="where the CNN runs")
+    g.add_argument("--dim", type=int, default=b.features.whitening.dim, metavar="M",
+                   help="descriptor dimension after PCA-whitening (default: %(default)s; capped by the key frames "
+                        "available)")
+    g.add_argument("--pq-m", type=int, default=b.pq.m, metavar="M", help="PQ sub-vectors = bytes per code (default: %(default)s)")
+    g.add_argument("--pq-bits", type=int, default=b.pq.nbits, metavar="B", help="bits per sub-vector code (default: %(default)s)")
+    g.add_argument("--sample", type=int, default=b.sample, metavar="N",
+                   help="vectors the PQ codebooks are trained on (default: %(default)s)")
+    g.add_argument("--whiten-sample", type=int, default=b.whiten_sample, metavar="N",
+                   help="PWA vectors the whitening is fitted on (default: %(default)s)")
+    g.add_argument("--seed", type=int, default=b.pq.seed, help="k-means seed (default: %(default)s)")
+
+
+def build_config(args: argparse.Namespace):
+    """A BuildConfig from the options this command has (``add`` has no model options: the index's model rules)."""
+    from dataclasses import replace
+
+    from ..engine.config import BuildConfig
+    from ..engine.session import SparkConfig
+
+    b = BuildConfig()
+    cfg = replace(b, keyframes=keyframe_config(args), partitions=args.partitions, quiet=args.quiet,
+                  keep_staging=getattr(args, "keep_staging", b.keep_staging),
+                  chunk_files=getattr(args, "chunk_files", b.chunk_files),
+                  spark=replace(SparkConfig(), master=args.master, driver_memory=args.driver_memory,
+                                executor_memory=args.executor_memory))
+    if hasattr(args, "backbone"):
+        cfg = replace(cfg, sample=args.sample, whiten_sample=args.whiten_sample,
+                      features=replace(b.features, backbone=args.backbone, weights=args.weights, device=args.device,
+                                       image_size=args.image_size, whitening=replace(b.features.whitening, dim=args.dim)),
+                      pq=replace(b.pq, m=args.pq_m, nbits=args.pq_bits, seed=args.seed))
+    return cfg
+
+
+def _keyframes(sub, common) -> None:
+    p = sub.add_parser(
+        "keyframes", parents=[common], help="extract shots and key frames of videos into a folder",
+        description="Detect shots and pick key frames. For one video, writes DIR/shots.csv "
+        "(shot,start_frame,start_time,end_frame,end_time), DIR/keyframes.csv (shot,frame,time,file) and the "
+        "key-frame JPEGs; for several videos or a folder, one sub-folder per video. Frame numbers are 0-based "
+        "in decode order, times are seconds from the start of the video.")
+    p.add_argument("videos", nargs="+", metavar="VIDEO_OR_DIR", help="video files or folders (searched recursively)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("-j", "--jobs", type=int, default=0, metavar="N",
+                   help="videos processed in parallel (default: one per CPU core)")
+    _strict(p)
+    _keyframe_options(p)
+    p.set_defaults(func=c.cmd_keyframes)
+
+
+def _build(sub, common) -> None:
+    p = sub.add_parser(
+        "build", parents=[common], help="build an index from videos, images and folders (Spark)",
+        description="Extract key frames, compute PWA features, fit whitening and product quantisation, and encode "
+        "everything, as Spark jobs (local[*] by default). Folders are searched recursively for videos and images "
+        "(an image is a one-frame item at time 0). An existing index is replaced only when the new one is complete; "
+        "an interrupted build resumes where it stopped when run again with the same settings. The index folder "
+        "must be new, empty, or an index.")
+    p.add_argument("inputs", nargs="+", metavar="VIDEO_OR_DIR")
+    p.add_argument("--index", required=True, metavar="IDX", help="index folder (created)")
+    p.add_argument("--keep-staging", action="store_true", help="keep IDX/.staging (PWA vectors) after the build")
+    p.add_argument("--chunk-files", type=int, default=512, metavar="N",
+                   help="files per extraction job; an interrupted build redoes at most one chunk (default: %(default)s)")
+    _strict(p)
+    _model_options(p)
+    _spark_options(p)
+    _keyframe_options(p)
+    p.set_defaults(func=c.cmd_build)
+
+
+def _add(sub, common) -> None:
+    p = sub.add_parser(
+        "add", parents=[common], help="add videos to an index with its existing model (no re-training)",
+        description="Index more files with the index's model and codebooks, as a new generation; the index stays "
+        "readable throughout and switches atomically. Files already in the index are skipped.")
+    p.add_argument("index", metavar="IDX")
+    p.add_argument("inputs", nargs="+", metavar="VIDEO_OR_DIR")
+    _strict(p)
+    _spark_options(p)
+    _keyframe_options(p)
+    p.set_defaults(func=c.cmd_add)
+
+
+def _maintenance(sub, common) -> None:
+    p = sub.add_parser("remove", parents=[common], help="remove videos from an index",
+                       description="Removed videos never appear in results from then on; `vidseek compact` "
+                                   "reclaims their space.")
+    p.add_argument("index", metavar="IDX")
+    p.add_argument("videos", nargs="+", metavar="VIDEO")
+    p.set_defaults(func=c.cmd_remove)
+    p = sub.add_parser("compact", parents=[common], help="rewrite an index without removed videos, reclaiming space",
+                       description="Rewrite the index's datasets without the videos `vidseek remove` marked, as a "
+                                   "new generation, and delete the old files.")
+    p.add_argument("index", metavar="IDX")
+    p.set_defaults(func=c.cmd_compact)
+    p = sub.add_parser("verify", parents=[common], help="check an index's files against the checksums in its manifest",
+                       description="Check that every file the manifest lists exists, matches its recorded sha256 "
+                                   "and can be read. Exit 1 with one line per problem.")
+    p.add_argument("index", metavar="IDX")
+    p.set_defaults(func=c.cmd_verify)
+
+
+def _reading(sub, common) -> None:
+    p = sub.add_parser("info", parents=[common], help="counts, model parameters and sizes of an index",
+                       description="Show an index's generation, counts of videos and key frames, size on disk, and "
+                                   "the model it was built with (backbone, PWA, whitening, PQ).")
+    p.add_argument("index", metavar="IDX")
+    p.add_argument("--format", choices=FORMATS, default="table", help="output format (default: %(default)s)")
+    p.add_argument("--json", dest="format", action="store_const", const="json", help="same as --format json")
+    p.set_defaults(func=c.cmd_info)
+    p = sub.add_parser("videos", parents=[common], help="list the videos of an index",
+                       description="One row per indexed video: path, status, duration (s), frames decoded, key "
+                                   "frames and the error of a file that failed. Removed videos are not listed.")
+    p.add_argument("index", metavar="IDX")
+    p.add_argument("--all", action="store_true", help="also list the files that failed at build time")
+    p.add_argument("--format", choices=FORMATS, default="table", help="output format (default: %(default)s)")
+    p.set_defaults(func=c.cmd_videos)
+
+
+def _search(sub, common) -> None:
+    from ..search.index import DEFAULT_REFINE
+
+    p = sub.add_parser(
+        "search", parents=[common], help="find where images or clips appear in the indexed videos",
+        description="Each QUERY is an image (jpg/png/webp/bmp) or a video clip. Results: best first, one entry per "
+        "video, with the time (seconds from the start of that video) of the best-matching key frame, or for a clip "
+        "where the clip starts. Runs in this process (no Spark); --queries DIR --spark runs a batch as a Spark job.")
+    p.add_argument("index", metavar="IDX")
+    p.add_argument("queries", nargs="*", metavar="QUERY")
+    p.add_argument("-k", "--top", type=int, default=10, metavar="K", help="videos per query (default: %(default)s)")
+    p.add_argument("--format", choices=FORMATS, default="table",
+                   help="table (default), json (one array, an object per query: {\"query\", \"results\": "
+                        "[{\"video\", \"score\", \"time\", \"frame\"}]}) or csv (a row per result)")
+    p.add_argument("--json", dest="format", action="store_const", const="json", help="same as --format json")
+    p.add_argument("--refine", type=int, default=DEFAULT_REFINE, metavar="R",
+                   help="re-rank the best R key frames by exact similarity (default: %(default)s; 0: PQ distances only)")
+    p.add_argument("--no-flip", action="store_true", help="do not also search the mirror image of each query")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--weights", metavar="PATH", help="backbone weights, if the index's backbone needs a file")
+    _strict(p, "query")
+    g = p.add_argument_group("batch search on Spark")
+    g.add_argument("--queries", dest="queries_dir", metavar="DIR", help="folder of query images and clips")
+    g.add_argument("--spark", action="store_true", help="run the batch as a Spark job")
+    g.add_argument("--out", metavar="RESULTS.parquet", help="batch results (query, rank, video, score, time, frame)")
+    g.add_argument("--master", metavar="URL", help="Spark master (default: local[*])")
+    p.set_defaults(func=c.cmd_search)
+
+
+def _serve(sub, common) -> None:
+    from ..serve.app import ServeConfig
+
+    d = ServeConfig(index="")
+    p = sub.add_parser("serve", parents=[common], help="HTTP API and web page to search an index",
+                       description="Serve a search page at / and a JSON API (OpenAPI docs at /docs). Binds to "
+                                   "127.0.0.1 unless told otherwise.")
+    p.add_argument("index", metavar="IDX")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s, this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
+    p.add_argument("--max-upload-mb", type=float, default=d.max_upload_mb, metavar="MB",
+                   help="largest query upload; larger ones get HTTP 413 (default: %(default)s)")
+    p.add_argument("--workers", type=int, default=d.workers, metavar="N", help="searches run at once (default: %(default)s)")
+    p.add_argument("--device", default=d.device, choices=["auto", "cpu", "cuda"])
+    p.set_defaults(func=c.cmd_serve)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vidseek",
+        description="Content-based video retrieval: find where an image or a clip appears in a collection of "
+        "videos, and at what time.",
+        epilog=f"Exit codes: {c.EXIT_OK} success, {c.EXIT_FAILED} nothing could be done, {c.EXIT_PARTIAL} with "
+               f"--strict when some inputs failed. `vidseek COMMAND --help` explains each command.")
+    parser.add_argument("--version", action="version", version=f"vidseek {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    common = _common()
+    for add in (_keyframes, _build, _add, _maintenance, _reading, _search, _serve):
+        add(sub, common)
+    return parser

@@ -1,0 +1,54 @@
+"""Response models of the HTTP API (they are what the OpenAPI page at /docs documents)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class Health(BaseModel):
+    status: str = Field(description='"ok" while the server answers')
+    keyframes: int
+    videos: int
+
+
+class Stats(BaseModel):
+    videos: int
+    keyframes: int
+    generation: int = Field(description="index generation being served")
+    bytes: int = Field(description="size of the index on disk")
+    dim: int = Field(description="descriptor dimension")
+    pq_m: int = Field(description="bytes per PQ code")
+    backbone: str
+    image_size: int
+    max_upload_mb: float
+
+
+class Video(BaseModel):
+    id: str = Field(description="video id (a string: 64-bit ids do not fit a JavaScript number)")
+    name: str
+    path: str
+    duration: float = Field(description="seconds")
+    keyframes: int
+    stream_url: str
+
+
+class VideoPage(BaseModel):
+    total: int
+    offset: int
+    limit: int
+    items: list[Video]
+
+
+class SearchResult(Video):
+    score: float = Field(description="cosine similarity, higher is better")
+    time: float = Field(description="seconds from the start of the video: the best key frame, or where a clip starts")
+    frame: int = Field(description="frame number of the best-matching key frame")
+    keyframe_id: str
+    thumbnail_url: str
+
+
+class SearchResponse(BaseModel):
+    query: str | None = Field(description="the uploaded file's name")
+    kind: str = Field(description='"image" or "clip": how the upload was read')
+    took_ms: float
+    results: list[SearchResult]

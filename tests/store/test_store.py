@@ -1,0 +1,63 @@
+"""The store: atomic replacement, model files with errors that name them, the one dataset reader."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from vidseek.atomic import atomic_path, write_text
+from vidseek.errors import ModelError, StoreError
+from vidseek.features.whitening import PCAWhitening, WhiteningConfig
+from vidseek.quantize.pq import PQConfig, ProductQuantizer
+from vidseek.store.layout import Manifest
+from vidseek.store.model_files import load_pq, load_whitening, save_pq, save_whitening
+from vidseek.store.reader import indexed_paths, read_dataset
+
+
+def test_atomic_path_replaces_whole_files_or_nothing(tmp_path):
+    target = tmp_path / "f.txt"
+    write_text(target, "old")
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("crash while writing")
+    assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["f.txt"]
+    with atomic_path(target, sync=True) as tmp:
+        assert tmp.parent == tmp_path and tmp.suffix == ".txt" and tmp != target
+        tmp.write_text("new")
+    assert target.read_text() == "new" and sorted(p.name for p in tmp_path.iterdir()) == ["f.txt"]
+
+
+def test_model_files_round_trip_and_name_the_broken_file(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 16)).astype(np.float32)
+    pq_ = ProductQuantizer(16, PQConfig(m=4, nbits=4)).train(x)
+    save_pq(pq_, tmp_path / "pq.npz")
+    back = load_pq(tmp_path / "pq.npz")
+    assert np.array_equal(back.centroids, pq_.centroids) and back.config == pq_.config
+    w = PCAWhitening(WhiteningConfig(dim=8)).fit(x)
+    save_whitening(w, tmp_path / "w.npz")
+    wb = load_whitening(tmp_path / "w.npz")
+    assert np.array_equal(wb.projection, w.projection) and wb.n_train == 300
+    (tmp_path / "pq.json").unlink()
+    with pytest.raises(ModelError, match="pq.json: codebook file missing"):
+        load_pq(tmp_path / "pq.npz")
+    (tmp_path / "w.npz").write_bytes(b"not a zip")
+    with pytest.raises(ModelError, match="w.npz: whitening file is corrupt"):
+        load_whitening(tmp_path / "w.npz")
+
+
+def test_reader_reads_listed_files_only_and_drops_removed_videos(tmp_path):
+    (tmp_path / "videos" / "gen=1").mkdir(parents=True)
+    pq.write_table(pa.table({"video_id": [1, 2, 3], "path": ["/a", "/b", "/c"]}), tmp_path / "videos/gen=1/p0.parquet")
+    pq.write_table(pa.table({"video_id": [9], "path": ["/unlisted"]}), tmp_path / "videos/gen=1/p1.parquet")
+    man = Manifest(files={"videos": ["videos/gen=1/p0.parquet"], "keyframes": [], "codes": []}, removed=[2])
+    assert read_dataset(tmp_path, man, "videos").num_rows == 3
+    assert read_dataset(tmp_path, man, "videos", live=True).column("path").to_pylist() == ["/a", "/c"]
+    assert indexed_paths(tmp_path, man) == {"/a": 1, "/c": 3}
+    assert read_dataset(tmp_path, man, "codes") is None
+    man.files["videos"].append("videos/gen=1/missing.parquet")
+    with pytest.raises(StoreError, match="missing.parquet: index file listed in the manifest is missing"):
+        read_dataset(tmp_path, man, "videos")

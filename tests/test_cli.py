@@ -84,6 +84,8 @@ def test_debug_shows_the_traceback_behind_an_error(tmp_path):
     assert r.returncode == 1 and "no such index folder" in r.stderr and "Traceback" not in r.stderr
     r = run_cli("info", tmp_path / "nope", "--debug")
     assert r.returncode == 1 and "no such index folder" in r.stderr and "Traceback" in r.stderr
+    r = run_cli("videos", tmp_path / "nope")
+    assert r.returncode == 1 and f"{tmp_path / 'nope'}: no such index folder" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_videos_lists_the_index_in_three_formats(local_index):

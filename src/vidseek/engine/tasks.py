@@ -239,7 +239,7 @@ def sample_images(path: str, params: dict) -> list[np.ndarray]:
     try:
         return sample_frames(path, cfg, every=float(params["sample_every"]), most=int(params["sample_most"]))
     except VidseekError:
-        raise
+        raise  # already one file's one-line cause
     except Exception as exc:  # noqa: BLE001 - a file that breaks the decoder is one file's problem
         raise VidseekError(path, f"unexpected error: {type(exc).__name__}: {exc}") from None
 

@@ -171,7 +171,7 @@ class Index:
 
     def _query_bytes(self, data: bytes) -> tuple[list[np.ndarray], list[float], str]:
         """An encoded image, or else a clip (decoded from a temporary file)."""
-        from PIL import Image, UnidentifiedImageError
+        from PIL import UnidentifiedImageError
 
         try:
             with Image.open(io.BytesIO(data)) as img:

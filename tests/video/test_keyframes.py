@@ -120,3 +120,13 @@ def test_every_video_has_key_frames_with_thumbnails(path):
         thumb = Image.open(io.BytesIO(k.thumbnail))
         assert thumb.format == "JPEG" and max(thumb.size) <= 192
     assert [k.frame for k in s.keyframes] == sorted({k.frame for k in s.keyframes})
+
+
+def test_slow_shot_keeps_a_key_frame_every_few_seconds():
+    # tree.avi: a 29.5 s slow shot whose near-identical key frames used to leave a 25 s gap
+    cfg = KeyframeConfig()
+    s = summary("opencv/tree.avi")
+    times = [0.0] + [k.time for k in s.keyframes] + [s.duration]
+    assert max(np.diff(times)) <= cfg.keep_every + cfg.max_gap + 1e-6
+    old = summarise(VIDEOS / "opencv/tree.avi", KeyframeConfig(keep_every=float("inf")))
+    assert len(old.keyframes) < len(s.keyframes)

@@ -29,6 +29,10 @@ def _keyframe_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("video summary")
     g.add_argument("--max-gap", type=float, default=k.max_gap, metavar="S",
                    help="longest time between two key frames inside one shot, seconds (default: %(default)s)")
+    g.add_argument("--drift", type=float, default=k.drift_threshold, metavar="D",
+                   help="start a new key frame sooner (at most every %g s) when the picture has changed by D "
+                        "(mean grey-level difference, 0-255) since the segment began: key frames follow the content "
+                        "(default: %%(default)s; inf: one every --max-gap)" % k.min_gap)
     g.add_argument("--threshold", type=float, default=d.adaptive_threshold, metavar="R",
                    help="adaptive cut threshold: a frame's content change over its neighbours' mean "
                         "(default: %(default)s; lower finds more cuts)")
@@ -43,7 +47,7 @@ def keyframe_config(args: argparse.Namespace):
 
     from ..video import DetectorConfig, KeyframeConfig
 
-    return replace(KeyframeConfig(), max_gap=args.max_gap, analysis_size=args.analysis_size,
+    return replace(KeyframeConfig(), max_gap=args.max_gap, analysis_size=args.analysis_size, drift_threshold=args.drift,
                    detector=replace(DetectorConfig(), adaptive_threshold=args.threshold, min_content=args.min_content))
 
 
@@ -82,6 +86,9 @@ def _model_options(p: argparse.ArgumentParser) -> None:
                    help="vectors the PQ codebooks are trained on (default: %(default)s)")
     g.add_argument("--whiten-sample", type=int, default=b.whiten_sample, metavar="N",
                    help="PWA vectors the whitening is fitted on (default: %(default)s)")
+    g.add_argument("--plain-whitening", action="store_true",
+                   help="fit plain PCA-whitening, not the default whitening learned from edited copies of the "
+                        "sampled key frames (which costs one more CNN pass per sampled key frame)")
     g.add_argument("--seed", type=int, default=b.pq.seed, help="k-means seed (default: %(default)s)")
 
 
@@ -100,6 +107,7 @@ def build_config(args: argparse.Namespace):
                                 executor_memory=args.executor_memory))
     if hasattr(args, "backbone"):
         cfg = replace(cfg, sample=args.sample, whiten_sample=args.whiten_sample,
+                      learn_whitening=not args.plain_whitening,
                       features=replace(b.features, backbone=args.backbone, weights=args.weights, device=args.device,
                                        image_size=args.image_size, whitening=replace(b.features.whitening, dim=args.dim)),
                       pq=replace(b.pq, m=args.pq_m, nbits=args.pq_bits, seed=args.seed))
@@ -193,12 +201,13 @@ def _reading(sub, common) -> None:
 
 def _search(sub, common) -> None:
     from ..search.index import DEFAULT_REFINE
+    from ..search.scoring import DEFAULT_MIN_SCORE
 
     p = sub.add_parser(
         "search", parents=[common], help="find where images or clips appear in the indexed videos",
         description="Each QUERY is an image (jpg/png/webp/bmp) or a video clip. Results: best first, one entry per "
         "video, with the time (seconds from the start of that video) of the best-matching key frame, or for a clip "
-        "where the clip starts. Runs in this process (no Spark); --queries DIR --spark runs a batch as a Spark job.")
+        "where the clip starts; results below --min-score are not shown (\"no match\" when none is left). Runs in this process (no Spark); --queries DIR --spark runs a batch as a Spark job.")
     p.add_argument("index", metavar="IDX")
     p.add_argument("queries", nargs="*", metavar="QUERY")
     p.add_argument("-k", "--top", type=int, default=10, metavar="K", help="videos per query (default: %(default)s)")
@@ -209,6 +218,11 @@ def _search(sub, common) -> None:
     p.add_argument("--refine", type=int, default=DEFAULT_REFINE, metavar="R",
                    help="re-rank the best R key frames by exact similarity (default: %(default)s; 0: PQ distances only)")
     p.add_argument("--no-flip", action="store_true", help="do not also search the mirror image of each query")
+    p.add_argument("--min-score", type=float, default=DEFAULT_MIN_SCORE, metavar="S",
+                   help="do not show results scoring below S (default: %(default)s, chosen on bench/accuracy.py). "
+                        "Scores are calibrated: 1 is an identical picture, about 0 no closer than unrelated videos. "
+                        "A query with no result left is answered \"no match\" (JSON: \"results\": [])")
+    p.add_argument("--all", action="store_true", help="show the best K videos whatever their score")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--weights", metavar="PATH", help="backbone weights, if the index's backbone needs a file")
     _strict(p, "query")

@@ -41,7 +41,8 @@ def search_partition(params_json: str):
             rows = {f.name: [] for f in RESULT_SCHEMA}
             for q in batch.column("query").to_pylist():
                 try:
-                    hits = index.search(q, k=params["k"], refine=params["refine"], flip=params["flip"])
+                    hits = index.search(q, k=params["k"], refine=params["refine"], flip=params["flip"],
+                                        min_score=params.get("min_score"))
                     err = None
                 except VidseekError as exc:
                     hits, err = [], exc.cause
@@ -58,6 +59,7 @@ def search_partition(params_json: str):
 
 def batch_search(index: str | os.PathLike, queries_dir: str | os.PathLike, out: str | os.PathLike, k: int = 10,
                  refine: int = 256, flip: bool = True, spark: SparkConfig = SparkConfig(),
+                 min_score: float | None = None,
                  quiet: bool = False) -> tuple[int, int, list[tuple[str, str]]]:
     from ..store.layout import read_manifest
     from ..store.schemas import spark_schema
@@ -72,7 +74,8 @@ def batch_search(index: str | os.PathLike, queries_dir: str | os.PathLike, out: 
     session = spark_session(spark)
     list_path = out.with_name(out.name + ".queries.parquet")
     pq_io.write_table(pa.table({"query": queries}), list_path)
-    params = json.dumps({"index": str(index), "generation": man.generation, "k": k, "refine": refine, "flip": flip})
+    params = json.dumps({"index": str(index), "generation": man.generation, "k": k, "refine": refine, "flip": flip,
+                         "min_score": min_score})
     parts = min(len(queries), 2 * session.sparkContext.defaultParallelism)
     df = session.read.parquet(str(list_path)).repartition(parts)
     with job_progress(session, "search", quiet=quiet):

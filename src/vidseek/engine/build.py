@@ -162,8 +162,9 @@ def _build_locked(index: Path, files: list[str], cfg: BuildConfig, report: Build
         raise _no_file_indexed(files_df)
 
     t = time.perf_counter()
-    log.info("stage 2/4: fitting PCA-whitening on %d of %d key frames", min(n_ok_rows, cfg.whiten_sample), n_ok_rows)
-    model, m = fit_whitening(ok_df, model, cfg, cfg.pq.m, staging)
+    log.info("stage 2/4: fitting %s on %d of %d key frames", "learned whitening" if cfg.learn_whitening else
+             "PCA-whitening", min(n_ok_rows, cfg.whiten_sample), n_ok_rows)
+    model, m = fit_whitening(spark, ok_df, model, cfg, cfg.pq.m, staging, parts_dir)
     wmodel_dir = staging / "model-whitened"
     save_model(model, wmodel_dir)
     whitened_dir = staging / "whitened"

@@ -23,6 +23,7 @@ class BuildConfig:
     pq: PQConfig = field(default_factory=PQConfig)
     sample: int = 65536  # PQ training vectors (whitened)
     whiten_sample: int = 4096  # PWA vectors the whitening is fitted on
+    learn_whitening: bool = True  # learn it from those and edited copies of them (one more CNN pass each)
     parts_frames: int = 512  # frames the PWA part channels are chosen on
     parts_videos: int = 8  # ... sampled from this many files spread over the input
     partitions: int | None = None  # extraction partitions (default: 2 per core, at most one per file)

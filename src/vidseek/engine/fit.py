@@ -21,10 +21,10 @@ from ..features.model import FeatureConfig, FeatureModel
 from ..features.whitening import PCAWhitening, WhiteningConfig, array_blocks
 from ..quantize.pq import PQConfig, ProductQuantizer
 from ..store.model_files import save_model
-from ..store.schemas import SAMPLE_SCHEMA, spark_schema
+from ..store.schemas import PAIR_SCHEMA, SAMPLE_SCHEMA, spark_schema
 from . import tasks
 from .config import BuildConfig, task_params
-from .samples import file_blocks, write_whiten_sample
+from .samples import file_blocks, write_edited_sample, write_whiten_sample
 from .session import default_parallelism, job_progress
 
 log = logging.getLogger(__name__)
@@ -80,11 +80,14 @@ def fit_parts(spark, files: list[str], cfg: BuildConfig, folder: Path) -> Featur
     return model
 
 
-def fit_whitening(ok_df, model: FeatureModel, cfg: BuildConfig, m: int, staging: Path) -> tuple[FeatureModel, int]:
+def fit_whitening(spark, ok_df, model: FeatureModel, cfg: BuildConfig, m: int, staging: Path,
+                  parts_dir: Path) -> tuple[FeatureModel, int]:
     """Fit whitening on the PWA vectors of the ``whiten_sample`` rows with the smallest ids (deterministic),
-    streamed from disk (see :mod:`vidseek.engine.samples`).  Returns the model and the PQ ``m`` to use
-    (fewer sub-vectors when a tiny collection caps the dimension)."""
-    path, n = write_whiten_sample(ok_df, staging, cfg.whiten_sample, model.pwa_dim)
+    streamed from disk (see :mod:`vidseek.engine.samples`); with ``cfg.learn_whitening``, learned from them
+    and edited copies of the same key frames (a Spark job: :func:`tasks.edited_partition`).  Returns the model
+    and the PQ ``m`` to use (fewer sub-vectors when a tiny collection caps the dimension)."""
+    path, ids = write_whiten_sample(ok_df, staging, cfg.whiten_sample, model.pwa_dim)
+    n = len(ids)
     cap = max(1, min(cfg.features.whitening.dim, n - 1, model.pwa_dim))
     if cap >= m:
         dim = cap - cap % m
@@ -92,12 +95,19 @@ def fit_whitening(ok_df, model: FeatureModel, cfg: BuildConfig, m: int, staging:
         dim, m = cap, cap  # tiny collection: one dimension per sub-vector
     wc = cfg.features.whitening
     model.config = FeatureConfig(**{**asdict(model.config), "pwa": model.config.pwa,
-                                    "whitening": WhiteningConfig(dim=dim, shrink=wc.shrink, whiten=wc.whiten)})
+                                    "whitening": WhiteningConfig(dim=dim, shrink=wc.shrink, whiten=wc.whiten,
+                                                                 pair_ridge=wc.pair_ridge)})
     blocks = file_blocks(path, n, model.pwa_dim)
+    pairs = None
     if n < 2:  # one key frame: fit on it twice (PCA needs two rows)
         one = next(blocks())[0][:1]
         blocks, n = array_blocks(np.concatenate([one, one])), 2
-    model.whitening = PCAWhitening(model.config.whitening).fit_blocks(blocks, n, model.pwa_dim)
+    elif cfg.learn_whitening and wc.whiten:
+        with job_progress(spark, f"edited copies of {n} key frames", quiet=cfg.quiet):
+            epath = write_edited_sample(ok_df, ids, tasks.edited_partition(task_params(cfg, parts_dir)),
+                                        spark_schema(PAIR_SCHEMA), staging, model.pwa_dim)
+        pairs = file_blocks(epath, n, model.pwa_dim)
+    model.whitening = PCAWhitening(model.config.whitening).fit_blocks(blocks, n, model.pwa_dim, pairs=pairs)
     return model, m
 
 

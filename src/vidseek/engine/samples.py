@@ -19,18 +19,33 @@ import pyarrow.parquet as pq_io
 from ..features.whitening import FIT_BLOCK, RowBlocks
 
 
-def write_whiten_sample(ok_df, folder: Path, limit: int, dim: int) -> tuple[Path, int]:
+def write_whiten_sample(ok_df, folder: Path, limit: int, dim: int) -> tuple[Path, list[int]]:
     """Write the PWA vectors of the ``limit`` smallest key-frame ids to ``folder/sample.f16``, in id order.
 
-    Returns (path, rows).
+    Returns (path, the ids in order).
     """
+    ids = [r[0] for r in ok_df.select("kf_id").orderBy("kf_id").limit(limit).collect()]
+    rows = _sample_rows(ok_df, ids).select("kf_id", "pwa")
+    return _write_ranked(rows, ids, folder / "whiten_sample", folder / "sample.f16", dim), ids
+
+
+def write_edited_sample(ok_df, ids: list[int], edited_partition, schema, folder: Path, dim: int) -> Path:
+    """Write the PWA vectors of edited copies of the sampled key frames (``edited_partition``: a mapInArrow
+    function from (kf_id, thumb) rows) to ``folder/edited.f16``, in the order of ``ids``."""
+    rows = _sample_rows(ok_df, ids).select("kf_id", "thumb").mapInArrow(edited_partition, schema)
+    return _write_ranked(rows, ids, folder / "edited_sample", folder / "edited.f16", dim)
+
+
+def _sample_rows(ok_df, ids: list[int]):
     from pyspark.sql import functions as F
 
-    ids = [r[0] for r in ok_df.select("kf_id").orderBy("kf_id").limit(limit).collect()]
+    return ok_df.filter(F.col("kf_id") <= ids[-1])
+
+
+def _write_ranked(rows, ids: list[int], parts: Path, path: Path, dim: int) -> Path:
+    """Spark writes the (kf_id, pwa) rows as Parquet; the driver copies each to its rank's place in a raw file."""
     rank = {kf: i for i, kf in enumerate(ids)}
-    parts = folder / "whiten_sample"
-    ok_df.filter(F.col("kf_id") <= ids[-1]).select("kf_id", "pwa").write.mode("overwrite").parquet(str(parts))
-    path = folder / "sample.f16"
+    rows.write.mode("overwrite").parquet(str(parts))
     row_bytes = dim * 2
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
@@ -43,7 +58,7 @@ def write_whiten_sample(ok_df, folder: Path, limit: int, dim: int) -> tuple[Path
                         os.pwrite(fd, vec.as_buffer(), i * row_bytes)
     finally:
         os.close(fd)
-    return path, len(ids)
+    return path
 
 
 def file_blocks(path: Path, n: int, dim: int) -> RowBlocks:

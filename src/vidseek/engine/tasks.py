@@ -19,7 +19,7 @@ import pyarrow as pa
 from ..errors import VidseekError
 from ..inputs import is_image_path
 from ..store.layout import stable_id
-from ..store.schemas import EXTRACT_SCHEMA, SAMPLE_SCHEMA, WHITENED_SCHEMA, WRITTEN_SCHEMA, codes_schema, vectors_from_column
+from ..store.schemas import EXTRACT_SCHEMA, PAIR_SCHEMA, SAMPLE_SCHEMA, WHITENED_SCHEMA, WRITTEN_SCHEMA, codes_schema, vectors_from_column
 
 
 
@@ -285,6 +285,39 @@ def whiten_partition(params_json: str):
                  "vec": [v.tobytes() for v in vec]},
                 schema=WHITENED_SCHEMA,
             )
+
+    return run
+
+
+EDIT_SEED = 7121  # the edits of the learned whitening's pairs: seeded by this and the key frame's id
+
+
+def edited_partition(params_json: str):
+    """mapInArrow function: (kf_id, thumb) -> (kf_id, PWA of an edited copy of the thumbnail): the pairs the
+    whitening is learned from.  Each key frame gets 1-3 random edits (vidseek.features.augment) seeded by its
+    id, and goes through the network alone, so its vector does not depend on how Spark batches the rows."""
+    params = json.loads(params_json)
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        import io
+
+        from PIL import Image
+
+        from ..features.augment import combine
+
+        _set_threads(1)
+        model = load_feature_model(params)
+        for batch in batches:
+            ids, vecs = batch.column("kf_id").to_pylist(), []
+            for kf, thumb in zip(ids, batch.column("thumb").to_pylist()):
+                img = np.asarray(Image.open(io.BytesIO(thumb)).convert("RGB"))
+                try:
+                    edited = combine(np.random.default_rng([EDIT_SEED, kf & ((1 << 63) - 1)]), img.shape[:2]).apply(img)
+                except ValueError:  # a degenerate picture (1x1 px...): its pair is itself, no edit learned
+                    edited = img
+                vecs.append(model.pwa([edited])[0].astype(np.float16).tobytes())
+            if ids:
+                yield pa.RecordBatch.from_pydict({"kf_id": ids, "pwa": vecs}, schema=PAIR_SCHEMA)
 
     return run
 

@@ -17,6 +17,9 @@ whole row space and the result is exact PCA; with more, ``POWER_ITERS`` iteratio
 directions accurate.  It is deterministic: a seeded start, blocks of fixed shape (zero rows pad the
 last), sums in row order, eigenvector signs fixed (largest-magnitude component positive), and BLAS/LAPACK
 held to one thread (LAPACK's QR gave other bits with 1 and 2 OpenBLAS threads).
+With pairs of a row and an edited copy of it (crop, bars, noise, JPEG..., see :mod:`.augment`), the whitening
+is learned instead (:meth:`PCAWhitening._fit_learned`): the directions edits move a descriptor along are damped
+before the top ``M`` are kept, which makes edited copies closer to their source (bench/accuracy.py).
 The fitted state is float32 arrays (saved by :mod:`vidseek.store.model_files`; reloading is bit-exact).
 
 ``transform`` gives every row the same bits whatever else is in the batch: BLAS picks its kernel (and so
@@ -67,6 +70,7 @@ class WhiteningConfig:
     dim: int = 128  # M: output dimension (capped by what the training set supports)
     shrink: float = 0.5  # eigenvalue regularisation, as a fraction of the mean kept eigenvalue
     whiten: bool = True  # False: PCA projection only (rotation + truncation)
+    pair_ridge: float = 1.0  # learned whitening: ridge on the edit covariance, a fraction of its mean eigenvalue
 
 
 class PCAWhitening:
@@ -78,6 +82,7 @@ class PCAWhitening:
         self.projection: np.ndarray | None = None  # (M, d): rows are scaled principal directions
         self.eigenvalues: np.ndarray | None = None  # (M,)
         self.n_train = 0
+        self.n_pairs = 0  # edited pairs the whitening was learned from (0: plain PCA-whitening)
 
     @property
     def fitted(self) -> bool:
@@ -97,14 +102,15 @@ class PCAWhitening:
             raise ValueError(f"whitening needs a 2-d array (n, d), got shape {x.shape}")
         return self.fit_blocks(array_blocks(x), *x.shape)
 
-    def fit_blocks(self, blocks: RowBlocks, n: int, d: int) -> "PCAWhitening":
-        """Fit on ``n`` rows of dimension ``d`` streamed by ``blocks`` (see the module docstring)."""
+    def fit_blocks(self, blocks: RowBlocks, n: int, d: int, pairs: RowBlocks | None = None) -> "PCAWhitening":
+        """Fit on ``n`` rows of dimension ``d`` streamed by ``blocks`` (see the module docstring); with ``pairs``
+        (the same rows' edited copies, in the same order) the whitening is learned from them."""
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(limits=1, user_api="blas"):
-            return self._fit_blocks(blocks, n, d)
+            return self._fit_blocks(blocks, n, d, pairs)
 
-    def _fit_blocks(self, blocks: RowBlocks, n: int, d: int) -> "PCAWhitening":
+    def _fit_blocks(self, blocks: RowBlocks, n: int, d: int, pairs: RowBlocks | None = None) -> "PCAWhitening":
         if n < 2:
             raise ValueError(f"whitening needs at least 2 training vectors, got {n}")
         mean = np.zeros(d)
@@ -134,6 +140,9 @@ class PCAWhitening:
         lam, vec = lam[order], q @ u[:, order]
         rank = int(np.sum(lam > max(lam[0], EPS) * 1e-9))
         m = max(1, min(self.config.dim, n - 1, d, rank))
+        self.n_pairs = 0
+        if pairs is not None and self.config.whiten:
+            return self._fit_learned(blocks, pairs, n, mean, np.maximum(lam, 0.0), vec, max(m, min(rank, k)), m)
         lam, vec = np.maximum(lam[:m], 0.0), vec[:, :m]
         # deterministic signs: largest-magnitude component of each direction is positive
         idx = np.argmax(np.abs(vec), axis=0)
@@ -146,6 +155,32 @@ class PCAWhitening:
         self.projection = (vec * scale).T.astype(np.float32)
         self.eigenvalues = lam.astype(np.float32)
         self.n_train = n
+        return self
+
+    def _fit_learned(self, blocks: RowBlocks, pairs: RowBlocks, n: int, mean: np.ndarray, lam: np.ndarray,
+                     vec: np.ndarray, span: int, m: int) -> "PCAWhitening":
+        """Learned whitening (Radenovic, Tolias, Chum 2016) from pairs (a row, an edited copy of it), in the span
+        of the top ``span`` principal directions: whiten by the covariance of the pairs' differences (what edits
+        change), then keep the top ``m`` directions of the data in that whitened space (what tells frames apart)."""
+        p0 = vec[:, :span]
+        cs = np.zeros((span, span))
+        for (xb, valid), (eb, _) in zip(blocks(), pairs()):
+            diff = (eb[:valid].astype(np.float64) - xb[:valid]) @ p0
+            cs += diff.T @ diff
+        cs /= n
+        cs += self.config.pair_ridge * max(np.trace(cs) / span, EPS) * np.eye(span)
+        ev, e = np.linalg.eigh(cs)
+        p1 = (e / np.sqrt(ev)) @ e.T  # C_S^(-1/2)
+        lam2, e2 = np.linalg.eigh(p1 @ np.diag(lam[:span]) @ p1.T)  # data covariance after it
+        order = np.argsort(-lam2, kind="stable")[:m]
+        proj = p0 @ p1 @ e2[:, order]  # (d, m)
+        idx = np.argmax(np.abs(proj), axis=0)
+        proj *= np.sign(proj[idx, np.arange(m)])
+        self.mean = mean.astype(np.float32)
+        self.projection = proj.T.astype(np.float32)
+        self.eigenvalues = np.maximum(lam2[order], 0.0).astype(np.float32)
+        self.n_train = n
+        self.n_pairs = n
         return self
 
     def transform(self, x: np.ndarray) -> np.ndarray:

@@ -69,7 +69,8 @@ def load_pq(path: str | os.PathLike) -> ProductQuantizer:
 # -- whitening -----------------------------------------------------------------------------------
 def save_whitening(w: PCAWhitening, path: str | os.PathLike) -> None:
     save_arrays(path, {"mean": w.mean, "projection": w.projection, "eigenvalues": w.eigenvalues},
-                {"config": asdict(w.config), "n_train": w.n_train, "in_dim": w.in_dim, "out_dim": w.out_dim})
+                {"config": asdict(w.config), "n_train": w.n_train, "n_pairs": w.n_pairs, "in_dim": w.in_dim,
+                 "out_dim": w.out_dim})
 
 
 def load_whitening(path: str | os.PathLike) -> PCAWhitening:
@@ -78,6 +79,7 @@ def load_whitening(path: str | os.PathLike) -> PCAWhitening:
         w = PCAWhitening(WhiteningConfig(**meta["config"]))
         w.mean, w.projection, w.eigenvalues = arrays["mean"], arrays["projection"], arrays["eigenvalues"]
         w.n_train = int(meta["n_train"])
+        w.n_pairs = int(meta.get("n_pairs", 0))
         shape_ok = w.projection.shape == (meta["out_dim"], meta["in_dim"])
     except (KeyError, TypeError) as exc:
         raise ModelError(path, f"whitening file is corrupt ({exc})") from None
@@ -96,7 +98,7 @@ def describe_model(model: FeatureModel) -> dict:
         "backbone": model.backbone.describe(),
         "pwa": {**asdict(model.config.pwa), "channels": None if model.channels is None else model.channels.tolist()},
         "whitening": None if w is None else {**asdict(w.config), "in_dim": w.in_dim, "out_dim": w.out_dim,
-                                            "n_train": w.n_train},
+                                            "n_train": w.n_train, "n_pairs": w.n_pairs},
         "versions": {"vidseek": __version__, "torch": torch.__version__, "numpy": np.__version__,
                      "python": platform.python_version()},
     }
@@ -137,7 +139,8 @@ def load_model(folder: str | os.PathLike, weights: str | None = None, device: st
     config = FeatureConfig(
         backbone=b["name"], weights=weights, device=device, image_size=int(b["image_size"]),
         pwa=PWAConfig(n_parts=int(pwa["n_parts"]), alpha=float(pwa["alpha"]), beta=float(pwa["beta"])),
-        whitening=WhiteningConfig(dim=int(wcfg["dim"]), shrink=float(wcfg["shrink"]), whiten=bool(wcfg["whiten"]))
+        whitening=WhiteningConfig(dim=int(wcfg["dim"]), shrink=float(wcfg["shrink"]), whiten=bool(wcfg["whiten"]),
+                                  pair_ridge=float(wcfg.get("pair_ridge", 1.0)))
         if wcfg else WhiteningConfig(),
     )
     backbone = backbone_cache(config.backbone, weights, device, config.image_size) if backbone_cache else None

@@ -48,6 +48,9 @@ SAMPLE_SCHEMA = pa.schema([("path", pa.string()), ("sample", pa.int32()), ("sums
 #: whitened vectors (staging), float32 bytes
 WHITENED_SCHEMA = pa.schema([("kf_id", pa.int64()), ("video_id", pa.int64()), ("vec", pa.binary())])
 
+#: PWA vectors of edited copies of sampled key frames (the learned whitening's pairs), float16 bytes
+PAIR_SCHEMA = pa.schema([("kf_id", pa.int64()), ("pwa", pa.binary())])
+
 #: what an encode task reports back: the part file it wrote and its row count
 WRITTEN_SCHEMA = pa.schema([("file", pa.string()), ("rows", pa.int64())])
 

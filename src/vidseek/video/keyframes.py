@@ -5,10 +5,12 @@ Per decoded frame
 2. :class:`~vidseek.video.detector.AdaptiveCutDetector` decides hard cuts from content scores;
 3. runs of black frames (mean RGB below ``dark_level``) are boundaries too: the cut is placed in
    the middle of the run (a fade out / fade in), except at the very start or end of the video;
-4. each shot is split into segments of at most ``max_gap`` seconds; candidate frames are sampled
+4. each shot is split into segments of at most ``max_gap`` seconds, closed early (but not before ``min_gap``)
+   when the picture drifts ``drift_threshold`` away from the segment's first frame, so key frames follow content; candidate frames are sampled
    every ``sample_every`` seconds inside a segment, and the segment's key frame is the candidate
    nearest its middle among the well-lit ones (never a black or half-faded frame);
-5. a key frame nearly identical to the previous key frame of the same shot is dropped.
+5. a key frame nearly identical to the previous key frame of the same shot is dropped, unless that one is
+   ``keep_every`` seconds old or more (slow and still shots keep key frames every few seconds).
 
 Only the candidates of the current segment are held in memory, and :class:`KeyframeStream` hands each
 key frame out as soon as its segment closes, so memory does not grow with the length of the video
@@ -46,6 +48,11 @@ class KeyframeConfig:
     min_shot: float = 0.4  # seconds: a cut closer than this to the previous boundary is ignored,
     min_shot_frames: int = 15  # ... and so is one closer than this many frames (PySceneDetect's default)
     dedupe_threshold: float = 3.0  # mean abs difference (0..255) on 16x16 grey: below is a duplicate
+    min_gap: float = 0.5  # seconds: ... and at least this long, even when the picture drifts fast (a ceiling)
+    drift_threshold: float = 12.0  # mean abs difference (0..255) on 16x16 grey from the segment's first frame
+    # above which a segment closes early (the picture has moved on: key frames follow content); inf: fixed segments
+    keep_every: float = 4.0  # seconds: a duplicate is kept anyway this long after the last key frame (a floor,
+    # so a still or slow shot keeps a key frame every few seconds and times in it stay right)
     time_limit: float = 900.0  # seconds of wall time per file before it is given up (checked between frames)
 
 
@@ -113,16 +120,18 @@ class _Summariser:
         self.n_keyframes = 0
         self.shot_start: tuple[int, float] | None = None  # (frame, time) of the current shot
         self.segment_start: float | None = None
+        self.segment_tiny: np.ndarray | None = None  # 16x16 grey of the segment's first candidate
         self.candidates: list[_Candidate] = []
         self.last_sample_time = -np.inf
         self.last_kf_tiny: np.ndarray | None = None  # of the current shot
+        self.last_kf_time = -np.inf
         self.dark_run_start: tuple[int, float] | None = None
         self.seen_light = False  # a non-dark frame was seen (a leading black run is no boundary)
         self.last: tuple[int, float] = (0, 0.0)
         self.fallback: _Candidate | None = None  # first frame, used only if the video is all black
 
     # -- events --------------------------------------------------------------------------
-    def frame(self, f: DecodedFrame, is_cut: bool, dark: bool, brightness: float) -> None:
+    def frame(self, f: DecodedFrame, is_cut: bool, dark: bool, brightness: float, tiny: np.ndarray) -> None:
         if self.shot_start is None:
             self._open_shot(f.index, f.time)
             self.fallback = _Candidate(f, brightness)
@@ -142,7 +151,7 @@ class _Summariser:
                 self._close_shot(*self.last)
                 self._open_shot(f.index, f.time)
         self.seen_light = True
-        self._maybe_sample(f, brightness)
+        self._maybe_sample(f, brightness, tiny)
         self.last = (f.index, f.time)
 
     def finish(self) -> None:
@@ -157,9 +166,11 @@ class _Summariser:
         self.shot_start = (frame, time)
         self.last_event = (frame, time)
         self.segment_start = time
+        self.segment_tiny = None
         self.candidates = []
         self.last_sample_time = -np.inf
         self.last_kf_tiny = None
+        self.last_kf_time = -np.inf
 
     def _close_shot(self, end_frame: int, end_time: float) -> None:
         self._flush_segment()
@@ -187,13 +198,19 @@ class _Summariser:
         self._open_shot(mid, mid_time)
 
     # -- key frames ------------------------------------------------------------------------
-    def _maybe_sample(self, f: DecodedFrame, brightness: float) -> None:
-        if f.time - self.segment_start >= self.cfg.max_gap and self.candidates:
+    def _maybe_sample(self, f: DecodedFrame, brightness: float, tiny: np.ndarray) -> None:
+        length = f.time - self.segment_start
+        drifted = (self.segment_tiny is not None and length >= self.cfg.min_gap - 1e-9
+                   and float(np.abs(tiny - self.segment_tiny).mean()) > self.cfg.drift_threshold)
+        if self.candidates and (length >= self.cfg.max_gap or drifted):
             self._flush_segment()
             self.segment_start = f.time
+            self.segment_tiny = None
         if not self.candidates or f.time - self.last_sample_time >= self.cfg.sample_every - 1e-9:
             self.candidates.append(_Candidate(f, brightness))
             self.last_sample_time = f.time
+            if self.segment_tiny is None:
+                self.segment_tiny = tiny
 
     def _flush_segment(self) -> None:
         if not self.candidates:
@@ -206,9 +223,10 @@ class _Summariser:
         best = min(lit, key=lambda c: (abs(c.time - middle), c.frame.index))
         image = best.frame.rgb(self.cfg.analysis_size)
         tiny = _tiny_grey(image)
-        if self.last_kf_tiny is not None and np.abs(tiny - self.last_kf_tiny).mean() < self.cfg.dedupe_threshold:
+        if (self.last_kf_tiny is not None and best.time - self.last_kf_time < self.cfg.keep_every - 1e-9
+                and np.abs(tiny - self.last_kf_tiny).mean() < self.cfg.dedupe_threshold):
             return
-        self.last_kf_tiny = tiny
+        self.last_kf_tiny, self.last_kf_time = tiny, best.time
         thumb = encode_jpeg(image, self.cfg.thumb_size, self.cfg.thumb_quality)
         self.outbox.append(KeyFrame(self.video, len(self.shots), best.frame.index, best.time, image, thumb))
         self.n_keyframes += 1
@@ -265,7 +283,7 @@ class KeyframeStream:
             if prev_hsv is not None and not dark and not prev_dark and prev_hsv.shape == hsv.shape:
                 score = content_score(prev_hsv, hsv)
             prev_hsv, prev_dark = hsv, dark
-            pending[f.index] = (f, dark, brightness)
+            pending[f.index] = (f, dark, brightness, _tiny_grey(small))
             decided = detector.push(score)
             if decided is not None:
                 _feed(state, pending, decided)
@@ -303,5 +321,5 @@ def summarise(path: str | os.PathLike, config: KeyframeConfig = KeyframeConfig()
 
 def _feed(state: _Summariser, pending: dict, decided: tuple[int, bool]) -> None:
     index, is_cut = decided
-    f, dark, brightness = pending.pop(index)
-    state.frame(f, is_cut, dark, brightness)
+    f, dark, brightness, tiny = pending.pop(index)
+    state.frame(f, is_cut, dark, brightness, tiny)

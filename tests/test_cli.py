@@ -109,7 +109,7 @@ def test_search_formats_have_headers(local_index, tmp_path):
     table = run_cli("search", idx := local_index[0], query, "-k", "2")
     assert table.returncode == 0, table.stderr
     assert table.stdout.splitlines()[0].split() == ["query", "rank", "score", "time", "frame", "video"]
-    rows = list(csv.DictReader(io.StringIO(run_cli("search", idx, query, "-k", "2", "--format", "csv").stdout)))
+    rows = list(csv.DictReader(io.StringIO(run_cli("search", idx, query, "-k", "2", "--all", "--format", "csv").stdout)))
     assert len(rows) == 2 and rows[0]["video"].endswith("bikes.mp4") and float(rows[0]["seconds"]) >= 0
     assert json.loads(run_cli("search", idx, query, "--json").stdout)[0]["results"][0]["video"].endswith("bikes.mp4")
 

@@ -123,6 +123,9 @@ def test_browser_upload_shows_the_right_card(server, tmp_path):
     assert Path("/usr/bin/chromium").exists(), "Debian's chromium is needed: bash scripts/install-browser.sh"
     query = tmp_path / "query.jpg"
     query.write_bytes(jpeg_of("opencv/Megamind.avi", 5.0))
+    stranger = tmp_path / "stranger.png"
+    ((_, img),) = grab_frames(VIDEOS.parent / "extra-videos/wikimedia-tmh/bear-vp9-opus.webm", [1.0])
+    Image.fromarray(img).save(stranger)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium",
                                     args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
@@ -136,8 +139,18 @@ def test_browser_upload_shows_the_right_card(server, tmp_path):
         assert first.locator(".name").inner_text().endswith(("Megamind.avi", "Megamind_bugy.avi"))
         page.wait_for_function("() => [...document.images].every(i => i.complete)")
         page.screenshot(path=str(tmp_path / "results.png"), full_page=True)
+        width = first.locator(".bar i").evaluate("e => parseFloat(e.style.width)")
+        score = float(first.locator(".row span").nth(1).inner_text().split()[-1])
+        assert abs(width - max(2.0, min(100.0, 100 * score))) < 0.5  # the bar follows the score, not the best hit
         first.click()
         page.wait_for_selector("dialog[open]")
         assert page.locator("#video").get_attribute("src").endswith("/stream")
+        page.keyboard.press("Escape")
+        # a picture of a video that is not indexed: the page says so, and shows no card
+        page.set_input_files("#file", str(stranger))
+        page.wait_for_function("() => document.querySelector('#status').innerText.includes('No match')",
+                               timeout=120_000)
+        assert page.locator(".card").count() == 0
+        page.screenshot(path=str(tmp_path / "no-match.png"), full_page=True)
         browser.close()
     assert (tmp_path / "results.png").stat().st_size > 10_000

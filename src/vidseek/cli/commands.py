@@ -180,13 +180,16 @@ def cmd_search(args: argparse.Namespace) -> int:
     out, rows, failed = [], [], 0
     for q in args.queries:
         try:
-            hits = index.search(q, k=args.top, refine=args.refine, flip=not args.no_flip)
+            hits = index.search(q, k=args.top, refine=args.refine, flip=not args.no_flip,
+                                min_score=None if args.all else args.min_score)
         except VidseekError as exc:
             log.error("%s", exc)
             failed += 1
             out.append({"query": str(q), "results": [], "error": exc.cause})
             continue
         out.append(hits_json(str(q), hits))
+        if not hits and args.format == "table":
+            log.log(NOTICE, "%s: no match (no video scores %s or more; --all shows the closest)", q, args.min_score)
         rows += [{"query": str(q), "rank": i, "score": round(h.score, 3), "time": fmt_time(h.time),
                   "seconds": round(h.time, 3), "frame": h.frame, "video": h.video} for i, h in enumerate(hits, 1)]
     if args.format == "json":
@@ -210,6 +213,7 @@ def _search_batch(args: argparse.Namespace) -> int:
         raise VidseekError(None, "--queries DIR needs --out RESULTS.parquet")
     n_queries, n_rows, failures = batch_search(
         args.index, args.queries_dir, args.out, k=args.top, refine=args.refine, flip=not args.no_flip,
+        min_score=None if args.all else args.min_score,
         spark=SparkConfig(master=args.master), quiet=args.quiet)
     for path, cause in failures:
         log.error("%s: %s", path, cause)

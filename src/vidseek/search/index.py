@@ -4,65 +4,76 @@
     >>> idx.search("query.jpg", k=5)   # a path (image or clip), a PIL image, an RGB array or encoded bytes
     [Hit(video='/data/a.mp4', score=0.93, time=12.4, frame=310, ...), ...]
 
-Ranking: the query (and its mirror image: flipped copies are common) is embedded with the index's model;
-ADC over the PQ codes gives the top ``refine`` key frames per query vector, which are re-ranked by exact
-cosine similarity with the stored float16 vectors, so a small collection is searched exactly;
-``refine=0`` ranks by the PQ distances alone (cosine = 1 - d/2 for unit vectors).  Results are grouped per video: one entry per video, its best key frame.
+Ranking: the query is embedded with the index's model in a few variants (its mirror image: flipped copies are
+common; and its content region, when bars or a background surround it: :mod:`.regions`).  ADC over the PQ codes
+gives the top ``refine`` key frames per variant, re-ranked by exact cosine similarity with the stored float16
+vectors (a small collection is searched exactly); ``refine=0`` ranks by the PQ distances alone.  Similarities are
+turned into calibrated scores against a background sample of the collection (:mod:`.scoring`), so that one
+threshold (``min_score``) separates matches from "no match" for every query.  Results are grouped per video: one
+entry per video, its best key frame.
 
-A clip query is summarised into key frames (one per second at most); each is searched, and a video's
-score is the mean best similarity of the query frames that agree on one time offset (the clip's start in
-that video), so matches in the query's temporal order win over scattered look-alikes.
+A clip query is summarised into key frames (one per second at most); each is searched, and a video's score is
+the mean best score of the query frames that agree on one time offset (the clip's start in that video), so
+matches in the query's temporal order win over scattered look-alikes.  A clip hit's ``time`` is that start and
+``frame`` the frame there; ``keyframe_time``/``keyframe_frame`` name the best-matching key frame.
 """
 
 from __future__ import annotations
 
-import io
 import os
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 import pyarrow as pa
-from PIL import Image
 
-from ..errors import InputError, StoreError
-from ..inputs import is_image_path
+from ..errors import StoreError
 from ..store.layout import read_manifest
 from ..store.model_files import PQ_FILE, load_model, load_pq
 from ..store.reader import read_dataset, read_table
 from .adc import ADCSearcher
-
-#: what :meth:`Index.search` accepts: a file path (image or clip), a PIL image, an RGB/grey uint8 array, or
-#: the bytes of an image or clip file
-Query = Union[str, os.PathLike, Image.Image, np.ndarray, bytes, bytearray, memoryview]
+from .query import Query, read_query
+from .scoring import DEFAULT_MIN_SCORE, Background, ScoreConfig, normalise
 
 DEFAULT_REFINE = 256
 CLIP_TOLERANCE = 2.5  # seconds: query frames agree on a clip offset within this
-CLIP_MAX_FRAMES = 32
 
 
 @dataclass
 class Hit:
     video: str  # absolute path of the indexed file
-    score: float  # cosine similarity in the whitened space, higher is better
+    score: float  # calibrated similarity: 1 identical, about 0 no closer than unrelated videos (see scoring)
     time: float  # seconds from the start of the video (image: best key frame; clip: where the clip starts)
-    frame: int  # best-matching key frame's frame number
-    keyframe_id: int
+    frame: int  # the frame at ``time``
+    keyframe_id: int  # the best-matching key frame
     video_id: int
+    keyframe_time: float = 0.0
+    keyframe_frame: int = 0
 
     def to_json(self) -> dict:
         return {"video": self.video, "score": round(float(self.score), 6), "time": round(float(self.time), 3),
-                "frame": int(self.frame)}
+                "frame": int(self.frame), "keyframe_time": round(float(self.keyframe_time), 3),
+                "keyframe_frame": int(self.keyframe_frame)}
+
+
+@dataclass
+class PreparedQuery:
+    """A query read and embedded: (frames, variants, d) vectors; variants are the whole picture, its mirror
+    image and, when one is found, the content region (and its mirror)."""
+
+    kind: str  # "image" | "clip"
+    times: list[float]
+    vectors: np.ndarray
 
 
 class Index:
     """A read-only, in-memory view of one index generation."""
 
-    def __init__(self, path: Path, device: str = "auto", weights: str | None = None):
+    def __init__(self, path: Path, device: str = "auto", weights: str | None = None,
+                 score_config: ScoreConfig = ScoreConfig()):
         self.path = path
+        self.score_config = score_config
         self.manifest = read_manifest(path)
         self.model_dir = path / self.manifest.model_dir
         self._device = device
@@ -74,8 +85,9 @@ class Index:
         self.adc = ADCSearcher(self.codes, self.pq)
 
     @classmethod
-    def open(cls, path: str | os.PathLike, device: str = "auto", weights: str | None = None) -> "Index":
-        return cls(Path(path).absolute(), device=device, weights=weights)
+    def open(cls, path: str | os.PathLike, device: str = "auto", weights: str | None = None,
+             score_config: ScoreConfig = ScoreConfig()) -> Index:
+        return cls(Path(path).absolute(), device=device, weights=weights, score_config=score_config)
 
     # -- loading ---------------------------------------------------------------------------
     def _load_tables(self) -> None:
@@ -119,6 +131,19 @@ class Index:
         except KeyError as exc:
             raise StoreError(index, f"key frame {exc} has a code but no key-frame row (index is inconsistent)") from None
         self._row_of_kf = {k: i for i, k in enumerate(self.kf_ids.tolist())}
+        self._fps = _frame_rates(self.kf_video, self.kf_time, self.kf_frame)
+        self.refresh_background()
+
+    def refresh_background(self) -> None:
+        """(Re)draw the background sample the scores are normalised against (see :mod:`.scoring`)."""
+        self.background = Background(self.vectors, self.kf_video, self.score_config)
+        self._levels = np.full(len(self.vectors), np.nan, dtype=np.float32)  # key frames' levels, found lazily
+
+    def _row_levels(self, rows: np.ndarray) -> np.ndarray:
+        todo = rows[np.isnan(self._levels[rows])]
+        if len(todo):
+            self._levels[todo] = self.background.key_frame_levels(self.vectors[todo], self.kf_video[todo])
+        return self._levels[rows]
 
     @property
     def model(self):
@@ -137,94 +162,77 @@ class Index:
                 "bytes": self.manifest.counts.get("bytes", 0), "dim": self.pq.d, "pq_m": self.pq.m}
 
     # -- query embedding -------------------------------------------------------------------
-    def embed_images(self, images: list[np.ndarray], flip: bool = True) -> np.ndarray:
-        """(n, [2,] d): each image and, with ``flip``, its mirror image."""
-        batch = list(images) + ([np.ascontiguousarray(im[:, ::-1]) for im in images] if flip else [])
+    def embed_images(self, images: list[np.ndarray], flip: bool = True, regions: bool = True) -> np.ndarray:
+        """(n, variants, d): each image and its mirror (``flip``), and its content region (``regions``: flat
+        borders or an inset cut out, see :mod:`.regions`) and the region's mirror.  For a clip whose frames move
+        only inside a box (picture-in-picture, static bars), the box is the region of every frame, and the whole
+        frame is searched unmirrored only (three variants, not four: a clip has many frames).  Images with fewer
+        variants repeat their first rows, so every image has the same number."""
+        from .regions import content_regions, crop, moving_region
+
+        moving = moving_region(images) if regions and len(images) > 2 else None
+        batch, slots = [], []
+        for im in images:
+            regs = [crop(im, b) for b in ([moving] if moving else content_regions(im))] if regions else []
+            views = [im, *regs]
+            if flip:
+                views = [v for x in views for v in (x, np.ascontiguousarray(x[:, ::-1]))]
+                if moving:
+                    views = views[:1] + views[2:]  # the whole frame unmirrored, the region both ways
+            slots.append(list(range(len(batch), len(batch) + len(views))))
+            batch += views
+        n_var = max(len(sl) for sl in slots)
         v = self.model.embed(batch)
-        return np.stack([v[: len(images)], v[len(images):]], axis=1) if flip else v[:, None, :]
+        return np.stack([v[sl + [sl[i % len(sl)] for i in range(len(sl), n_var)]] for sl in slots])
+
+    def prepare(self, query: Query, flip: bool = True, regions: bool = True) -> PreparedQuery:
+        """Read and embed a query (the costly part of a search; :meth:`rank` is the rest)."""
+        images, times, kind = self.query_frames(query)
+        return PreparedQuery(kind, times, self.embed_images(images, flip=flip, regions=regions))
 
     def query_frames(self, query: Query) -> tuple[list[np.ndarray], list[float], str]:
         """Decode a query: (images, their times in the query, 'image' | 'clip')."""
-        from ..video.still import load_image
-
-        if isinstance(query, np.ndarray):
-            return [_as_rgb(query)], [0.0], "image"
-        if isinstance(query, Image.Image):
-            return [np.asarray(query.convert("RGB"))], [0.0], "image"
-        if isinstance(query, (bytes, bytearray, memoryview)):
-            return self._query_bytes(bytes(query))
-        if not isinstance(query, (str, os.PathLike)):
-            raise TypeError(f"a query is a path, a PIL image, a uint8 array or bytes, not {type(query).__name__}")
-        path = Path(query)
-        image_error = None
-        if is_image_path(path):
-            try:
-                return [load_image(path, 1024)], [0.0], "image"
-            except InputError as exc:
-                image_error = exc  # maybe a video with an image name: the decoder decides
-        try:
-            return self._clip_frames(path)
-        except InputError:
-            if image_error is not None:
-                raise image_error from None
-            raise
-
-    def _query_bytes(self, data: bytes) -> tuple[list[np.ndarray], list[float], str]:
-        """An encoded image, or else a clip (decoded from a temporary file)."""
-        from PIL import UnidentifiedImageError
-
-        try:
-            with Image.open(io.BytesIO(data)) as img:
-                return [np.asarray(img.convert("RGB"))], [0.0], "image"
-        except (UnidentifiedImageError, OSError, ValueError):
-            pass
-        with tempfile.NamedTemporaryFile(suffix=".query") as fh:
-            fh.write(data)
-            fh.flush()
-            try:
-                return self._clip_frames(Path(fh.name))
-            except InputError as exc:
-                raise InputError("query bytes", exc.cause) from None
-
-    @staticmethod
-    def _clip_frames(path: Path) -> tuple[list[np.ndarray], list[float], str]:
-        from ..video import KeyframeConfig, summarise
-
-        s = summarise(path, KeyframeConfig(max_gap=1.0, dedupe_threshold=1.0))
-        kfs = s.keyframes
-        if not kfs:
-            raise InputError(path, "no usable frame in the query")
-        if len(kfs) > CLIP_MAX_FRAMES:
-            kfs = [kfs[i] for i in np.linspace(0, len(kfs) - 1, CLIP_MAX_FRAMES).round().astype(int)]
-        if s.frames == 1:
-            return [kfs[0].image], [0.0], "image"
-        return [k.image for k in kfs], [k.time for k in kfs], "clip"
+        return read_query(query)
 
     # -- ranking ---------------------------------------------------------------------------
-    def candidates(self, qvecs: np.ndarray, r: int, rerank: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        """Best ``r`` key frames of one query (rows: variants such as the mirror): (rows, scores).
+    def _pq_scores(self, rows: np.ndarray, qvecs: np.ndarray) -> np.ndarray:
+        """(len(rows), variants) cosine similarities from the PQ codes (unit vectors: 1 - d^2 / 2)."""
+        tables = self.pq.distance_tables(qvecs)  # (V, m, k)
+        d = tables[:, np.arange(self.pq.m)[None, :], self.codes[rows]].sum(axis=-1)  # (V, R)
+        return (1.0 - d / 2.0).T
 
-        With ``rerank`` the ADC candidates are re-scored exactly with the stored vectors (and an index no
-        larger than ``r`` is scored exactly throughout); without, scores come from the PQ distances.
+    def candidates(self, qvecs: np.ndarray, r: int, rerank: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Best key frames of one query frame (``qvecs``: its variants) as (rows, scores), best first.
+
+        The top ``r`` of each variant by ADC are re-scored exactly with the stored vectors (``rerank``; an
+        index no larger than ``r`` is scored exactly throughout) or by their PQ distances; each variant's
+        scores are normalised by its own background level (:mod:`.scoring`) and a row keeps its best.
         """
+        qvecs = np.atleast_2d(np.asarray(qvecs, dtype=np.float32))
         n = len(self)
         r = min(max(r, 1), n)
         if rerank and r >= n:  # small index: exact scores of everything
-            scores = (self.vectors.astype(np.float32) @ qvecs.T).max(axis=1)
-            rows = np.argsort(-scores, kind="stable")
-            return rows, scores[rows]
-        dist, ids = self.adc.search(qvecs, r)
-        if rerank:
+            rows = np.arange(n)
+            raw = self.vectors.astype(np.float32) @ qvecs.T
+        else:
+            _, ids = self.adc.search(qvecs, r)
             rows = np.unique(ids[ids >= 0])
-            scores = (self.vectors[rows].astype(np.float32) @ qvecs.T).max(axis=1)
-        else:  # unit vectors: |q - x|^2 = 2 - 2 cos; a key frame's best distance over the query's variants
-            valid = ids >= 0
-            rows, inverse = np.unique(ids[valid], return_inverse=True)
-            best = np.full(len(rows), np.inf, dtype=np.float32)
-            np.minimum.at(best, inverse, dist[valid])
-            scores = 1.0 - best / 2.0
+            raw = self.vectors[rows].astype(np.float32) @ qvecs.T if rerank else self._pq_scores(rows, qvecs)
+        scores = normalise(raw, self.background.levels(qvecs), self._row_levels(rows))
         order = np.argsort(-scores, kind="stable")
         return rows[order], scores[order]
+
+    def _hit(self, row: int, score: float, time: float | None = None) -> Hit:
+        vid = int(self.kf_video[row])
+        kt, kf = float(self.kf_time[row]), int(self.kf_frame[row])
+        t = kt if time is None else time
+        frame = kf if time is None else self.frame_at(vid, t, row)
+        return Hit(self.video_paths[vid], float(score), t, frame, int(self.kf_ids[row]), vid, kt, kf)
+
+    def frame_at(self, vid: int, t: float, row: int) -> int:
+        """The frame number at ``t`` in a video, from the frame/time pairs of its key frames."""
+        fps = self._fps.get(vid, 25.0)
+        return max(0, int(round(self.kf_frame[row] + (t - self.kf_time[row]) * fps)))
 
     def _group(self, rows: np.ndarray, scores: np.ndarray, k: int) -> list[Hit]:
         hits: list[Hit] = []
@@ -234,8 +242,7 @@ class Index:
             if vid in seen:
                 continue
             seen.add(vid)
-            hits.append(Hit(self.video_paths[vid], float(score), float(self.kf_time[row]), int(self.kf_frame[row]),
-                            int(self.kf_ids[row]), vid))
+            hits.append(self._hit(row, score))
             if len(hits) == k:
                 break
         return hits
@@ -259,43 +266,53 @@ class Index:
             for row, score in zip(rows[:r].tolist(), scores[:r].tolist()):
                 vid = int(self.kf_video[row])
                 per_video.setdefault(vid, []).append((i, float(self.kf_time[row]) - t, float(score), row))
-        nq = len(times)
-        ranked = []
-        for vid, matches in per_video.items():
-            best = None
-            for _, o_star, _, _ in matches:
-                chosen: dict[int, tuple[float, float, int]] = {}
-                for i, o, s, row in matches:
-                    if abs(o - o_star) <= CLIP_TOLERANCE and s > chosen.get(i, (-np.inf,))[0]:
-                        chosen[i] = (s, o, row)
-                total = sum(c[0] for c in chosen.values()) / nq
-                if best is None or total > best[0]:
-                    best = (total, chosen)
-            total, chosen = best
-            top = max(chosen.values())
-            offset = float(np.median([c[1] for c in chosen.values()]))
-            offset = min(max(offset, 0.0), max(self.video_durations.get(vid, 0.0), 0.0))
-            ranked.append(Hit(self.video_paths[vid], total, offset, int(self.kf_frame[top[2]]), int(self.kf_ids[top[2]]), vid))
-        ranked.sort(key=lambda h: -h.score)
-        return ranked[:k]
+        return sorted((self._clip_hit(vid, m, len(times)) for vid, m in per_video.items()),
+                      key=lambda h: -h.score)[:k]
 
-    def search(self, query: Query, k: int = 10, refine: int = DEFAULT_REFINE, flip: bool = True) -> list[Hit]:
+    def _clip_hit(self, vid: int, matches: list[tuple[int, float, float, int]], nq: int) -> Hit:
+        """A video's clip score: the best offset's mean (over query frames) of the best agreeing score."""
+        best = None
+        for _, o_star, _, _ in matches:
+            chosen: dict[int, tuple[float, float, int]] = {}
+            for i, o, s, row in matches:
+                if abs(o - o_star) <= CLIP_TOLERANCE and s > chosen.get(i, (-np.inf,))[0]:
+                    chosen[i] = (s, o, row)
+            total = sum(c[0] for c in chosen.values()) / nq
+            if best is None or total > best[0]:
+                best = (total, chosen)
+        total, chosen = best
+        top = max(chosen.values())
+        offset = float(np.median([c[1] for c in chosen.values()]))
+        offset = min(max(offset, 0.0), max(self.video_durations.get(vid, 0.0), 0.0))
+        return self._hit(top[2], total, time=offset)
+
+    def rank(self, prepared: PreparedQuery, k: int = 10, refine: int = DEFAULT_REFINE,
+             min_score: float | None = DEFAULT_MIN_SCORE) -> list[Hit]:
+        """Results of a prepared query: best video first, one entry per video, none below ``min_score``."""
+        if len(self) == 0:
+            return []
+        if prepared.kind == "image":
+            hits = self.search_image_vectors(prepared.vectors[0], k, refine)
+        else:
+            hits = self.search_clip_vectors(prepared.vectors, prepared.times, k, refine)
+        return hits if min_score is None else [h for h in hits if h.score >= min_score]
+
+    def search(self, query: Query, k: int = 10, refine: int = DEFAULT_REFINE, flip: bool = True,
+               min_score: float | None = DEFAULT_MIN_SCORE) -> list[Hit]:
         """Search with an image or a clip (see :data:`Query`); best video first, one entry per video.
 
-        ``refine``: key frames re-ranked exactly (0: PQ distances only); ``flip``: also search the mirror image.
+        ``refine``: key frames re-ranked exactly (0: PQ distances only); ``flip``: also search the mirror
+        image; ``min_score``: results scoring below are not returned (None: all; an empty list is "no match").
         """
-        return self.search_query(query, k, refine, flip)[0]
+        return self.search_query(query, k, refine, flip, min_score)[0]
 
-    def search_query(self, query: Query, k: int = 10, refine: int = DEFAULT_REFINE,
-                     flip: bool = True) -> tuple[list[Hit], str]:
+    def search_query(self, query: Query, k: int = 10, refine: int = DEFAULT_REFINE, flip: bool = True,
+                     min_score: float | None = DEFAULT_MIN_SCORE) -> tuple[list[Hit], str]:
         """Like :meth:`search`, also saying how the query was read: ``'image'`` or ``'clip'``."""
-        images, times, kind = self.query_frames(query)
         if len(self) == 0:
-            return [], kind
-        vecs = self.embed_images(images, flip=flip)
-        if kind == "image":
-            return self.search_image_vectors(vecs[0], k, refine), kind
-        return self.search_clip_vectors(vecs, times, k, refine), kind
+            return [], self.query_frames(query)[2]
+        prepared = self.prepare(query, flip=flip)
+        return self.rank(prepared, k, refine, min_score), prepared.kind
 
     # -- thumbnails (for the web page) -----------------------------------------------------
     def thumbnail(self, kf_id: int) -> bytes:
@@ -310,15 +327,15 @@ class Index:
         raise KeyError(kf_id)
 
 
-def _as_rgb(image: np.ndarray) -> np.ndarray:
-    image = np.asarray(image)
-    if image.dtype != np.uint8:
-        raise TypeError(f"an array query must be uint8 pixels (H, W[, 3]), got {image.dtype}")
-    if image.ndim == 2:
-        image = np.repeat(image[:, :, None], 3, axis=2)
-    if image.ndim != 3 or image.shape[2] not in (3, 4):
-        raise TypeError(f"an array query must be (H, W), (H, W, 3) or (H, W, 4), got shape {image.shape}")
-    return np.ascontiguousarray(image[:, :, :3])
+def _frame_rates(videos: np.ndarray, times: np.ndarray, frames: np.ndarray) -> dict[int, float]:
+    """Frames per second of each video, from its first and last key frames (25 when it has one)."""
+    out: dict[int, float] = {}
+    for vid in np.unique(videos).tolist():
+        sel = videos == vid
+        t, f = times[sel], frames[sel]
+        i, j = int(np.argmin(t)), int(np.argmax(t))
+        out[vid] = float((f[j] - f[i]) / (t[j] - t[i])) if t[j] - t[i] > 0.5 and f[j] > f[i] else 25.0
+    return out
 
 
 def hits_json(query: str, hits: list[Hit]) -> dict:

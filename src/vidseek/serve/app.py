@@ -25,6 +25,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
@@ -33,6 +34,7 @@ from fastapi.staticfiles import StaticFiles
 
 from ..errors import VidseekError
 from ..search import Index
+from ..search.scoring import DEFAULT_MIN_SCORE
 from .models import Health, SearchResponse, SearchResult, Stats, Video, VideoPage
 
 STATIC = Path(__file__).parent / "static"
@@ -115,8 +117,12 @@ def create_app(config: ServeConfig) -> FastAPI:
         return Response(data, media_type="image/jpeg", headers={"Cache-Control": "public, max-age=86400"})
 
     @app.post("/api/search")
-    async def search(request: Request, file: UploadFile = File(...), k: int = Form(10)) -> SearchResponse:
+    async def search(request: Request, file: UploadFile = File(...), k: int = Form(10),
+                     all: bool = Form(False, description="also return results below the minimum score"),
+                     min_score: float = Form(DEFAULT_MIN_SCORE, description="results scoring below are not returned "
+                                             "(an empty list means nothing in the collection matches)")) -> SearchResponse:
         k = min(max(1, k), config.max_k)
+        threshold = None if all else min_score
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit + 64 * 1024:
             raise HTTPException(413, f"upload larger than the limit of {config.max_upload_mb:g} MB")
@@ -134,7 +140,8 @@ def create_app(config: ServeConfig) -> FastAPI:
                 raise HTTPException(400, "empty upload")
             t0 = time.perf_counter()
             try:
-                hits, kind = await asyncio.get_running_loop().run_in_executor(pool, index.search_query, tmp, k)
+                hits, kind = await asyncio.get_running_loop().run_in_executor(pool, partial(index.search_query, tmp, k,
+                                                                                     min_score=threshold))
             except VidseekError as exc:
                 raise HTTPException(400, f"{file.filename}: {exc.cause}") from None
             except Exception as exc:  # noqa: BLE001 - a query must never crash the server
@@ -144,9 +151,11 @@ def create_app(config: ServeConfig) -> FastAPI:
         finally:
             Path(tmp).unlink(missing_ok=True)
         results = [SearchResult(**video_json(h.video_id), score=round(h.score, 6), time=round(h.time, 3), frame=h.frame,
+                                keyframe_time=round(h.keyframe_time, 3), keyframe_frame=h.keyframe_frame,
                                 keyframe_id=str(h.keyframe_id), thumbnail_url=f"/api/keyframes/{h.keyframe_id}/thumbnail")
                    for h in hits]
-        return SearchResponse(query=file.filename, kind=kind, took_ms=round(took, 1), results=results)
+        return SearchResponse(query=file.filename, kind=kind, took_ms=round(took, 1), results=results,
+                              min_score=threshold)
 
     @app.get("/", response_class=HTMLResponse)
     def page() -> HTMLResponse:

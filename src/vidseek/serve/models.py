@@ -40,9 +40,13 @@ class VideoPage(BaseModel):
 
 
 class SearchResult(Video):
-    score: float = Field(description="cosine similarity, higher is better")
-    time: float = Field(description="seconds from the start of the video: the best key frame, or where a clip starts")
-    frame: int = Field(description="frame number of the best-matching key frame")
+    score: float = Field(description="calibrated similarity: 1 for an identical picture, about 0 for one no closer "
+                                     "than unrelated videos; results below the minimum score are not returned")
+    time: float = Field(description="seconds from the start of the video: the best key frame (image query), or "
+                                    "where the clip starts in this video (clip query)")
+    frame: int = Field(description="frame number at `time`")
+    keyframe_time: float = Field(description="seconds: the best-matching key frame")
+    keyframe_frame: int = Field(description="frame number of the best-matching key frame")
     keyframe_id: str
     thumbnail_url: str
 
@@ -51,4 +55,5 @@ class SearchResponse(BaseModel):
     query: str | None = Field(description="the uploaded file's name")
     kind: str = Field(description='"image" or "clip": how the upload was read')
     took_ms: float
-    results: list[SearchResult]
+    min_score: float | None = Field(description="the threshold applied (null with all=true)")
+    results: list[SearchResult] = Field(description="best first; empty when nothing in the collection matches")

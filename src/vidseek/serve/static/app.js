@@ -30,6 +30,7 @@ async function search(file) {
   const body = new FormData();
   body.append("file", file, file.name || "pasted.png");
   body.append("k", $("k").value || "10");
+  if ($("all").checked) body.append("all", "true");
   let r;
   try { r = await fetch("/api/search", { method: "POST", body }); } catch (e) { setStatus("The server did not answer.", true); return; }
   const data = await r.json().catch(() => ({}));
@@ -39,15 +40,15 @@ async function search(file) {
 
 function render(data) {
   const res = data.results || [];
-  setStatus(res.length ? `${res.length} video${res.length > 1 ? "s" : ""} for ${data.query} (${data.kind}, ${data.took_ms} ms)` : "No match.");
-  const best = res.length ? Math.max(res[0].score, 1e-6) : 1;
+  setStatus(res.length ? `${res.length} video${res.length > 1 ? "s" : ""} for ${data.query} (${data.kind}, ${data.took_ms} ms)`
+    : `No match: nothing in the collection matches ${data.query || "this query"} (no result scores ${data.min_score ?? 0} or more; tick "show all" to see the closest videos).`);
   $("results").innerHTML = res.map((h, i) => `
     <button class="card" type="button" data-i="${i}" title="${esc(h.path)}">
       <img src="${h.thumbnail_url}" alt="key frame of ${esc(h.name)} at ${fmt(h.time)}" loading="lazy">
       <div class="meta">
         <div class="name"><span class="rank">${i + 1}</span>${esc(h.name)}</div>
         <div class="row"><span class="time">${fmt(h.time)}</span><span>score ${h.score.toFixed(3)}</span></div>
-        <div class="bar"><i style="width:${Math.max(2, Math.min(100, 100 * h.score / best))}%"></i></div>
+        <div class="bar"><i style="width:${Math.max(2, Math.min(100, 100 * h.score))}%"></i></div>
       </div>
     </button>`).join("");
   document.querySelectorAll(".card").forEach((c) => c.addEventListener("click", () => play(res[+c.dataset.i])));

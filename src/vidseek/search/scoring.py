@@ -1,0 +1,87 @@
+"""Scores that mean the same for every query: similarity above the query's own background level.
+
+A raw cosine similarity is not comparable across queries: a dark or low-texture query is close to many
+unrelated dark frames (hubs), a busy one to nothing.  As the descriptor-track winners of VSC22 did, each query
+vector is compared with a background set: a fixed random sample of the collection's key frames (at most
+``sample`` of them).  Its background level ``mu`` is the mean similarity of its ``tail`` closest background key
+frames, leaving out those of its ``skip_videos`` closest videos (which may be the source and its copies).  The
+score of a key frame is ``(s - L) / (1 - L)`` with ``L`` the mean of ``mu`` and the key frame's own level (found
+the same way, against the same background): 1 for an identical picture, 0 for one no closer than the nearest
+unrelated frames of either side, negative below.  The key frame's side marks hubs down: a dark or empty frame
+close to many others has a high level.  Each query variant (mirror image, content region) is
+normalised by its own level, and a key frame keeps its best variant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: the default minimum score of a shown result (chosen on bench/accuracy.py; see bench/README.md)
+DEFAULT_MIN_SCORE = 0.6
+
+
+@dataclass(frozen=True)
+class ScoreConfig:
+    normalise: bool = True
+    sample: int = 4096  # background key frames (a seeded random sample of the collection)
+    tail: int = 20  # closest background key frames averaged into the level
+    skip_videos: int = 3  # the query's closest videos are left out of its background
+    seed: int = 0
+
+
+class Background:
+    """The background sample of one collection: vectors and their video ids."""
+
+    def __init__(self, vectors: np.ndarray, videos: np.ndarray, config: ScoreConfig = ScoreConfig()):
+        self.config = config
+        n = len(vectors)
+        rows = np.arange(n)
+        if n > config.sample:
+            rows = np.sort(np.random.default_rng(config.seed).choice(n, config.sample, replace=False))
+        self.vectors = np.asarray(vectors[rows], dtype=np.float32)
+        self.videos = np.asarray(videos[rows])
+
+    def levels(self, qvecs: np.ndarray) -> np.ndarray:
+        """Background level of each query vector (rows of ``qvecs``)."""
+        if not self.config.normalise or len(self.vectors) == 0:
+            return np.zeros(len(qvecs), dtype=np.float32)
+        sims = self.vectors @ np.asarray(qvecs, dtype=np.float32).T  # (ns, V)
+        out = np.zeros(len(qvecs), dtype=np.float32)
+        for v in range(sims.shape[1]):
+            out[v] = self._level(sims[:, v])
+        return np.minimum(out, 0.99)
+
+    def _level(self, s: np.ndarray) -> float:
+        order = np.argsort(-s, kind="stable")
+        _, first = np.unique(self.videos[order], return_index=True)
+        closest = self.videos[order][np.sort(first)][: self.config.skip_videos]
+        rest = s[order][~np.isin(self.videos[order], closest)]
+        if len(rest) == 0:  # everything is in the closest videos (a tiny collection): no level to compare to
+            rest = s[order][len(s) // 2 :]
+        return float(rest[: self.config.tail].mean())
+
+
+    def key_frame_levels(self, vectors: np.ndarray, videos: np.ndarray) -> np.ndarray:
+        """The background level of indexed key frames: the mean similarity of their ``tail`` closest background
+        frames of other videos, after the ``skip_videos`` closest frames (a hub, close to many frames, has a high
+        level).  Found on demand for the candidates of a query and kept (see :class:`vidseek.search.Index`)."""
+        if not self.config.normalise or len(self.vectors) == 0:
+            return np.zeros(len(vectors), dtype=np.float32)
+        sims = np.asarray(vectors, dtype=np.float32) @ self.vectors.T  # (n, ns)
+        sims[videos[:, None] == self.videos[None, :]] = -np.inf
+        k = min(self.config.skip_videos + self.config.tail, sims.shape[1])
+        top = -np.sort(-np.partition(sims, sims.shape[1] - k, axis=1)[:, -k:], axis=1)
+        tail = top[:, self.config.skip_videos :] if k > self.config.skip_videos else top
+        tail = np.where(np.isfinite(tail), tail, np.nan)
+        out = np.nan_to_num(np.nanmean(tail, axis=1), nan=0.0) if tail.size else np.zeros(len(vectors))
+        return np.minimum(out, 0.99).astype(np.float32)
+
+
+def normalise(raw: np.ndarray, query_levels: np.ndarray, row_levels: np.ndarray | None = None) -> np.ndarray:
+    """(rows, V) raw similarities -> each row's best normalised score.  The level a similarity is measured
+    from is the query variant's (V levels) or, given ``row_levels``, the mean of the query's and the key
+    frame's (the cross-domain similarity local scaling of Conneau et al. 2018: hubs are marked down too)."""
+    lev = query_levels[None, :] if row_levels is None else (query_levels[None, :] + row_levels[:, None]) / 2
+    return ((raw - lev) / (1.0 - lev)).max(axis=1)

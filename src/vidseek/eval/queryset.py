@@ -16,9 +16,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..video import VideoReader
 from ..features.augment import FAMILIES, combine
-from .queries import grab_frames, write_clip
+from .queries import decode_span, grab_frames, video_duration, write_clip
 
 log = logging.getLogger(__name__)
 
@@ -55,14 +54,6 @@ class QuerySetConfig:
     min_clip: float = 2.0
     max_clip: float = 5.0
     temporal_share: float = 0.5  # share of clips that also get a speed or frame-rate change
-
-
-def video_duration(path: str | Path) -> float:
-    with VideoReader(path) as r:
-        last = 0.0
-        for f in r.frames():
-            last = f.time
-    return last
 
 
 def make_query_set(positives: list[Path], negatives: list[Path], folder: str | Path,
@@ -113,7 +104,7 @@ def _clip_queries(v: Path, dur: float, positive: bool, folder: Path, rng, cfg: Q
                 fps_out, temporal = float(rng.choice(FRAME_RATES)), "fps"
         span = length * speed  # seconds of source the clip covers
         start = float(rng.uniform(0, max(dur - span, 0.0)))
-        frames, times = _decode_span(v, start, span, cfg.clip_side)
+        frames, times = decode_span(v, start, span, cfg.clip_side)
         if len(frames) < 2:
             continue
         src_fps = (len(times) - 1) / max(times[-1] - times[0], 1e-3)
@@ -131,16 +122,3 @@ def _clip_queries(v: Path, dur: float, positive: bool, folder: Path, rng, cfg: Q
         out.append(HardQuery(qid, "clip", str(path), str(v), times[0], positive, label,
                              duration=times[-1] - times[0], speed=speed))
     return out
-
-
-def _decode_span(v: Path, start: float, span: float, side: int) -> tuple[list[np.ndarray], list[float]]:
-    frames, times = [], []
-    with VideoReader(v) as r:
-        for f in r.frames():
-            if f.time < start:
-                continue
-            if f.time > start + span:
-                break
-            frames.append(f.rgb(side))
-            times.append(f.time)
-    return frames, times

@@ -137,8 +137,8 @@ def moving_region(frames: list[np.ndarray], threshold: float = 6.0,
     """
     if len(frames) < 3 or any(f.shape != frames[0].shape for f in frames):
         return None
-    stack = np.stack([_small_grey(f)[0] for f in frames])
-    scale = _small_grey(frames[0])[1]
+    small = [_small_grey(f) for f in frames]
+    stack, scale = np.stack([g for g, _ in small]), small[0][1]
     moving = stack.std(axis=0) > threshold
     h, w = moving.shape
     rows = np.flatnonzero(moving.mean(axis=1) >= min_share * moving.mean(axis=1).max()) if moving.any() else []

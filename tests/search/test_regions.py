@@ -62,3 +62,19 @@ def test_moving_inset_of_a_clip_on_a_textured_ground():
         composed.append(out)
     assert iou(moving_region(composed), (h // 4, h // 4 + h, w // 8, w // 8 + w)) > 0.7
     assert moving_region([clip[0]] * 4) is None  # nothing moves: no region
+
+
+def test_textured_picture_in_picture_still_is_found(frames):
+    """A still inset on a textured ground (nothing to trim, nothing moves): its straight sides give it away."""
+    rng = np.random.default_rng(7)
+    found = 0
+    for img in frames:
+        p = FAMILIES["pip-textured"].params(rng, img.shape[:2])
+        edited = FAMILIES["pip-textured"].apply(img, p)
+        h, w = img.shape[:2]
+        sh, sw = int(h * p["scale"]), int(w * p["scale"])
+        y0 = int(p["y"] * (h - sh))
+        x0 = int((p["x"] * 0.5 if p["x"] < 0.5 else 0.5 + p["x"] * 0.5) * (w - sw))
+        regions = content_regions(edited)
+        found += bool(regions) and iou(regions[0], (y0, y0 + sh, x0, x0 + sw)) > 0.7
+    assert found >= len(frames) - 1

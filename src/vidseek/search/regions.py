@@ -22,8 +22,13 @@ ANALYSIS_SIDE = 160  # longer side of the copy the regions are found on
 FLAT_STD = 4.0  # grey levels: a row whose values (smoothed along it) vary this little is flat
 MIN_SIDE = 0.2  # a region's sides are at least this share of the frame's
 MAX_AREA = 0.85  # a region larger than this share of the frame is not worth a second search
-EDGE_STEP = 12.0  # grey-level step across an inset's edge
+INSET_SIDE = 240  # longer side of the copy insets are looked for on
+EDGE_STEP = 30.0  # RGB step (summed over channels) across an inset's side, after smoothing along it
 EDGE_COVER = 0.6  # share of an inset side that must show the step
+MAX_SIDES = 16  # candidate rows (columns) kept per direction
+EDGE_EXCESS = 0.35  # ... and this much more than the parallel lines a few pixels away on either side
+STEP_PERCENTILE = 95  # ... and in the top 5% of the picture's steps
+SIDE_GAP = 3  # pixels (analysis copy) between a side and the parallel lines it is compared with
 
 
 def _small_grey(image: np.ndarray) -> tuple[np.ndarray, float]:
@@ -51,69 +56,6 @@ def trim_borders(image: np.ndarray) -> tuple[int, int, int, int] | None:
     if top2 + bottom2 < inner.shape[0] * (1 - MIN_SIDE) and left2 + right2 < inner.shape[1] * (1 - MIN_SIDE):
         top, bottom, left, right = top + top2, bottom + bottom2, left + left2, right + right2
     return _to_pixels((top, h - bottom, left, w - right), scale, image.shape)
-
-
-def find_inset(image: np.ndarray) -> tuple[int, int, int, int] | None:
-    """(top, bottom, left, right) of a rectangular inset whose four sides are straight steps, or None.
-
-    Candidate sides are rows (columns) where many more pixels step than in the rows around them (a straight
-    edge stands out of texture); every pair of candidate rows and of candidate columns makes a rectangle,
-    kept if each of its four sides shows the step along most of its length; the largest such rectangle wins.
-    """
-    g, scale = _small_grey(image)
-    h, w = g.shape
-    ady, adx = np.abs(g[1:] - g[:-1]), np.abs(g[:, 1:] - g[:, :-1])
-    # a side of an inset is a straight step across it and flat along it: |across| well above |along|
-    along_y = np.maximum(adx[1:], adx[:-1])  # (h-1, w-1): along a horizontal edge
-    along_x = np.maximum(ady[:, 1:], ady[:, :-1])  # (h-1, w-1): along a vertical edge
-    ady = ady.copy()
-    ady[:, :-1][ady[:, :-1] < 2 * along_y] = 0
-    adx = adx.copy()
-    adx[:-1][adx[:-1] < 2 * along_x] = 0
-    dy = _steps(ady)  # (h-1, w): a step between rows y and y+1
-    dx = _steps(adx.T).T  # (h, w-1)
-    rows = _peaks(dy.sum(axis=1), int(w * MIN_SIDE))
-    cols = _peaks(dx.sum(axis=0), int(h * MIN_SIDE))
-    best, best_area = None, 0
-    for i, y0 in enumerate(rows):
-        for y1 in rows[i + 1 :]:
-            if y1 - y0 < h * MIN_SIDE:
-                continue
-            for j, x0 in enumerate(cols):
-                for x1 in cols[j + 1 :]:
-                    area = (y1 - y0) * (x1 - x0)
-                    if x1 - x0 < w * MIN_SIDE or area <= best_area or area > MAX_AREA * h * w:
-                        continue
-                    sides = (dy[y0, x0 + 1 : x1 + 1].mean(), dy[y1, x0 + 1 : x1 + 1].mean(),
-                             dx[y0 + 1 : y1 + 1, x0].mean(), dx[y0 + 1 : y1 + 1, x1].mean())
-                    if min(sides) >= EDGE_COVER:
-                        best, best_area = (y0 + 1, y1 + 1, x0 + 1, x1 + 1), area
-    return None if best is None else _to_pixels(best, scale, image.shape)
-
-
-def _steps(d: np.ndarray) -> np.ndarray:
-    """Step pixels: a grey-level jump of at least EDGE_STEP that is the largest of its own and the next rows
-    (so a blurred edge counts once), dilated by one row for edges that fall between rows."""
-    up = np.pad(d, ((1, 1), (0, 0)))
-    peak = (d >= EDGE_STEP) & (d >= up[:-2]) & (d >= up[2:])
-    padded = np.pad(peak, ((1, 1), (0, 0)))
-    return padded[:-2] | peak | padded[2:]
-
-
-def _peaks(counts: np.ndarray, min_count: int, keep: int = 8) -> list[int]:
-    """Up to ``keep`` positions whose count of step pixels is at least ``min_count`` and well above the
-    median of their neighbourhood (+-4), strongest first, then sorted by position."""
-    n = len(counts)
-    cand = []
-    for i in range(n):
-        if counts[i] < min_count:
-            continue
-        around = np.concatenate([counts[max(0, i - 4) : max(0, i - 1)], counts[i + 2 : i + 5]])
-        base = float(np.median(around)) if len(around) else 0.0
-        if counts[i] >= 2 * base + min_count / 2 and counts[i] >= counts[max(0, i - 1) : i + 2].max():
-            cand.append((counts[i] - base, i))
-    cand.sort(reverse=True)
-    return sorted(i for _, i in cand[:keep])
 
 
 def content_regions(image: np.ndarray) -> list[tuple[int, int, int, int]]:
@@ -157,6 +99,46 @@ def crop(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     return np.ascontiguousarray(image[t:b, l:r])
 
 
+# longer side of the copy insets are looked for on
+
+
+def find_inset(image: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(top, bottom, left, right) of a rectangular inset whose sides are straight steps, or None.
+
+    Edge pixels are the thin maxima of the colour step across rows (columns), on a copy smoothed along them
+    (grain averages out; texture and natural edges give short or slanted runs).  Rows and columns with a run
+    of edges at least a fifth of the frame long are candidate sides, and so are the frame's own borders (an
+    inset may touch two of them); of every rectangle they make, the largest whose four sides each show the
+    step along ``EDGE_COVER`` of their length, and which has at least two sides inside the frame, wins.
+    """
+    rgb, scale = _small_rgb(image, INSET_SIDE)
+    h, w = rgb.shape[:2]
+    horiz = _side_edges(rgb)  # (h + 1, w): row b is the line between rows b-1 and b; 0 and h are the borders
+    vert = _side_edges(rgb.transpose(1, 0, 2))  # (w + 1, h)
+    ch, cv = _cumulative(horiz), _cumulative(vert)
+    rows, cols = _candidates(ch, int(w * MIN_SIDE)), _candidates(cv, int(h * MIN_SIDE))
+    y, x = np.array(rows), np.array(cols)
+    # (ny, nx, nx): row y[i] over columns x[j]..x[k] as a top (the ground above it) or a bottom side
+    top, bottom = _side_score(ch, y, x, -1), _side_score(ch, y, x, +1)
+    # (ny, ny, nx): column x[j] over rows y[i]..y[l] as a left or a right side
+    left, right = (_side_score(cv, x, y, d).transpose(1, 2, 0) for d in (-1, +1))
+    # rectangle (i, l, j, k): rows y[i] < y[l], columns x[j] < x[k]; its weakest side
+    four = (top[:, None, :, :], bottom[None, :, :, :], left[:, :, :, None], right[:, :, None, :])
+    cover = np.minimum(np.minimum(four[0], four[1]), np.minimum(four[2], four[3]))
+    mean = (four[0] + four[1] + four[2] + four[3]) / 4
+    hh = (y[None, :] - y[:, None])[:, :, None, None]
+    ww = (x[None, :] - x[:, None])[None, None, :, :]
+    borders = ((y == 0)[:, None, None, None].astype(int) + (y == h)[None, :, None, None]
+               + (x == 0)[None, None, :, None] + (x == w)[None, None, None, :])
+    ok = ((cover >= EDGE_EXCESS) & (hh >= h * MIN_SIDE) & (ww >= w * MIN_SIDE)
+          & (hh * ww <= MAX_AREA * h * w) & (borders <= 2))
+    if not ok.any():
+        return None
+    quality = np.where(ok, mean, -1.0)
+    i, l, j, k = np.unravel_index(int(np.argmax(quality)), quality.shape)
+    return _to_pixels((int(y[i]), int(y[l]), int(x[j]), int(x[k])), scale, image.shape)
+
+
 # -- helpers -----------------------------------------------------------------------------------
 def _flat(g: np.ndarray, axis: int) -> np.ndarray:
     """Per row (axis=1) or column (axis=0): flat, i.e. its values smoothed along it over 5 px (grain and noise
@@ -177,3 +159,70 @@ def _to_pixels(box, scale: float, shape) -> tuple[int, int, int, int]:
     t, b, l, r = box
     return (max(0, int(np.floor(t / scale))), min(h, int(np.ceil(b / scale))),
             max(0, int(np.floor(l / scale))), min(w, int(np.ceil(r / scale))))
+
+
+def _small_rgb(image: np.ndarray, side: int) -> tuple[np.ndarray, float]:
+    h, w = image.shape[:2]
+    scale = side / max(h, w)
+    size = (max(8, round(w * scale)), max(8, round(h * scale)))
+    small = Image.fromarray(np.ascontiguousarray(image)).convert("RGB").resize(size, Image.Resampling.BOX)
+    return np.asarray(small, dtype=np.float32), scale
+
+
+def _side_edges(rgb: np.ndarray) -> np.ndarray:
+    """(h + 1, w) booleans: is the line above row b a sharp colour step at column x (borders: True)."""
+    h, w = rgb.shape[:2]
+    k = 5
+    c = np.cumsum(np.pad(rgb, ((0, 0), (k // 2 + 1, k // 2), (0, 0)), mode="edge"), axis=1)
+    smooth = (c[:, k:] - c[:, :-k]) / k  # (h, w, 3): smoothed along the row
+    pad = np.pad(smooth, ((2, 2), (0, 0), (0, 0)), mode="edge")
+    step = np.abs(pad[3:] - pad[: h + 1]).sum(axis=2)  # (h + 1, w): line b, rows b - 2 to b + 1
+    up = np.pad(step, ((1, 1), (0, 0)))
+    threshold = max(EDGE_STEP, float(np.percentile(step, STEP_PERCENTILE)))  # a textured ground steps often
+    thin = (step >= threshold) & (step >= up[:-2]) & (step >= up[2:])
+    near = np.pad(thin, ((1, 1), (0, 0)))
+    edges = near[:-2] | thin | near[2:]
+    edges[0] = edges[-1] = True
+    return edges
+
+
+def _cumulative(edges: np.ndarray) -> np.ndarray:
+    """Running count of edge pixels along each line, with a leading zero: (lines, length + 1)."""
+    return np.pad(np.cumsum(edges, axis=1, dtype=np.int32), ((0, 0), (1, 0)))
+
+
+def _candidates(cum: np.ndarray, length: int) -> list[int]:
+    """Lines holding a run of ``length`` pixels at least ``EDGE_COVER`` full (local maxima, strongest first,
+    at most ``MAX_SIDES``), plus the two borders."""
+    n = cum.shape[0] - 1
+    length = max(length, 2)
+    best = (cum[:, length:] - cum[:, :-length]).max(axis=1) / length
+    best[0] = best[n] = 0
+    around = np.pad(best, 2)
+    peak = (best >= EDGE_COVER) & (best >= np.max([around[i : i + n + 1] for i in (0, 1, 3, 4)], axis=0))
+    found = np.flatnonzero(peak)
+    found = found[np.argsort(-best[found], kind="stable")][:MAX_SIDES]
+    return sorted({0, n, *found.tolist()})
+
+
+def _coverage(cum: np.ndarray, lines: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """(len(lines), len(ends), len(ends)): share of edge pixels on each line between each pair of ends."""
+    c = cum[lines][:, ends].astype(np.float32)  # (L, E)
+    span = (ends[None, :] - ends[:, None]).astype(np.float32)  # (E, E)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = (c[:, None, :] - c[:, :, None]) / span[None]
+    return np.where(span[None] > 0, out, 0.0)
+
+
+def _side_score(cum: np.ndarray, lines: np.ndarray, ends: np.ndarray, outward: int) -> np.ndarray:
+    """(len(lines), len(ends), len(ends)): how well each line between each pair of ends is a side whose outside
+    lies towards ``outward`` (-1: lower indices): its share of edge pixels if at least ``EDGE_COVER``, minus that
+    of the parallel line ``SIDE_GAP`` outside it (a textured ground fills both; an inset's side stands out of
+    its ground, while the picture inside may hold bars or a frame of its own); a border of the frame scores
+    ``EDGE_EXCESS``."""
+    n = cum.shape[0] - 1
+    own = _coverage(cum, lines, ends)
+    near = _coverage(cum, np.clip(lines + outward * SIDE_GAP, 0, n), ends)
+    score = np.where(own >= EDGE_COVER, own - near, 0.0)
+    score[(lines == 0) | (lines == n)] = EDGE_EXCESS
+    return score

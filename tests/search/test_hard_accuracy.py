@@ -3,8 +3,9 @@
 Index: the shared-video index (every file of shared/data/videos) plus camera-like views of the shared still
 images as distractors, so it holds far more key frames than the re-ranking depth.  Positives: edited stills
 and clips (1-3 edit families each) of the indexed real-footage videos; negatives: the same made from
-extra-videos/ files, which are not indexed.  Measured here (48 positives, 16 negatives): recall@1 0.96, µAP 0.87,
-negatives answered "no match" 0.81, positives kept 0.81; the assertions sit a little under (bench/README.md has
+extra-videos/ files, which are not indexed.  Measured here (48 positives, 16 negatives): recall@1 0.96 (stills 0.94,
+clips 1.0), µAP 0.88, negatives answered "no match" 0.75 (12 of 16), positives kept 0.85; the assertions sit a
+little under (bench/README.md has
 the full bench).
 """
 
@@ -82,8 +83,8 @@ def test_queries_with_no_source_are_answered_no_match(evaluated):
     _, _, queries, answers = evaluated
     s = metrics.summarise(answers, queries, same_source, DEFAULT_MIN_SCORE)
     assert s.negatives >= 10
-    assert s.negatives_no_match >= 0.75
-    assert s.positives_kept >= 0.70
+    assert s.negatives_no_match >= 0.68
+    assert s.positives_kept >= 0.75
     # the library applies the same threshold by default: "no match" is an empty answer
     index = evaluated[0]
     quiet = [q for a, q in zip(answers, queries) if not q.positive and (not a or a[0].score < DEFAULT_MIN_SCORE)]

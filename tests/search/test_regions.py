@@ -1,4 +1,4 @@
-"""Content regions of edited queries: bars, flat and textured picture-in-picture, moving insets in clips."""
+"""Content regions of edited queries: bars, flat and textured picture-in-picture, one region per clip."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from media import VIDEOS
 
-from vidseek.features.augment import FAMILIES, texture
+from vidseek.features.augment import FAMILIES
 from vidseek.eval.queries import grab_frames
-from vidseek.search.regions import content_regions, moving_region, trim_borders
+from vidseek.search.regions import clip_region, content_regions, trim_borders
 
 
 def iou(a, b) -> float:
@@ -51,19 +51,6 @@ def test_a_plain_frame_has_no_region(frames):
     assert sum(bool(content_regions(img)) for img in frames) <= 1
 
 
-def test_moving_inset_of_a_clip_on_a_textured_ground():
-    clip = [img for _, img in grab_frames(VIDEOS / "opencv/Megamind.avi", [1.0, 2.0, 3.0, 4.0, 5.0])]
-    h, w = clip[0].shape[:2]
-    ground = texture(np.random.default_rng(5), 2 * h, 2 * w)
-    composed = []
-    for img in clip:
-        out = ground.copy()
-        out[h // 4 : h // 4 + h, w // 8 : w // 8 + w] = img
-        composed.append(out)
-    assert iou(moving_region(composed), (h // 4, h // 4 + h, w // 8, w // 8 + w)) > 0.7
-    assert moving_region([clip[0]] * 4) is None  # nothing moves: no region
-
-
 def test_textured_picture_in_picture_still_is_found(frames):
     """A still inset on a textured ground (nothing to trim, nothing moves): its straight sides give it away."""
     rng = np.random.default_rng(7)
@@ -78,3 +65,20 @@ def test_textured_picture_in_picture_still_is_found(frames):
         regions = content_regions(edited)
         found += bool(regions) and iou(regions[0], (y0, y0 + sh, x0, x0 + sw)) > 0.7
     assert found >= len(frames) - 1
+
+
+def test_a_clip_has_one_region_for_all_its_frames(frames):
+    """Bars on every frame give one box for the clip; bars on one frame of three give none."""
+    clip = [img for _, img in grab_frames(VIDEOS / "opencv/vtest.avi", [1.0, 1.5, 2.0, 2.5])]
+    h, w = clip[0].shape[:2]
+    boxed = []
+    for img in clip:
+        out = np.zeros((h, w + w // 2, 3), np.uint8)
+        out[:, w // 4 : w // 4 + w] = img
+        boxed.append(out)
+    assert iou(clip_region(boxed), (0, h, w // 4, w // 4 + w)) > 0.9
+    plain = [np.ascontiguousarray(b[:, w // 4 : w // 4 + w]) for b in boxed]
+    assert clip_region(plain) is None
+    odd = [boxed[0]] + [np.ascontiguousarray(f) for f in plain[1:3]]
+    odd[1:] = [np.pad(f, ((0, 0), (w // 4, w // 2 - w // 4), (0, 0)), mode="edge") for f in odd[1:]]
+    assert clip_region(odd) is None

@@ -164,21 +164,18 @@ class Index:
     # -- query embedding -------------------------------------------------------------------
     def embed_images(self, images: list[np.ndarray], flip: bool = True, regions: bool = True) -> np.ndarray:
         """(n, variants, d): each image and its mirror (``flip``), and its content region (``regions``: flat
-        borders or an inset cut out, see :mod:`.regions`) and the region's mirror.  For a clip whose frames move
-        only inside a box (picture-in-picture, static bars), the box is the region of every frame, and the whole
-        frame is searched unmirrored only (three variants, not four: a clip has many frames).  Images with fewer
-        variants repeat their first rows, so every image has the same number."""
-        from .regions import content_regions, crop, moving_region
+        borders or an inset cut out, see :mod:`.regions`).  A clip's region is found once for all its frames
+        (:func:`.regions.clip_region`); its frames are then searched whole (unmirrored) and by the region and its
+        mirror: the region is what the clip shows.  Images with fewer variants repeat their first rows, so
+        every image has the same number."""
+        from .regions import clip_region, content_regions, crop
 
-        moving = moving_region(images) if regions and len(images) > 2 else None
+        clip = len(images) > 2
+        fixed = clip_region(images) if regions and clip else None
         batch, slots = [], []
         for im in images:
-            regs = [crop(im, b) for b in ([moving] if moving else content_regions(im))] if regions else []
-            views = [im, *regs]
-            if flip:
-                views = [v for x in views for v in (x, np.ascontiguousarray(x[:, ::-1]))]
-                if moving:
-                    views = views[:1] + views[2:]  # the whole frame unmirrored, the region both ways
+            boxes = [fixed] if fixed else [] if clip or not regions else content_regions(im)[:1]
+            views = _views(im, crop(im, boxes[0]) if boxes else None, flip, clip)
             slots.append(list(range(len(batch), len(batch) + len(views))))
             batch += views
         n_var = max(len(sl) for sl in slots)
@@ -325,6 +322,18 @@ class Index:
             if len(pos):
                 return t.column("thumb")[int(pos[0])].as_py()
         raise KeyError(kf_id)
+
+
+def _views(image: np.ndarray, region: np.ndarray | None, flip: bool, clip: bool) -> list[np.ndarray]:
+    """What one query picture is searched as: itself and its mirror; with a region, a still adds the region
+    (its mirror gained nothing on bench/accuracy.py: the whole picture's mirror finds mirrored copies) and a
+    clip frame is the whole frame, the region and the region's mirror."""
+    mirror = lambda a: np.ascontiguousarray(a[:, ::-1])  # noqa: E731
+    if region is None:
+        return [image, mirror(image)] if flip else [image]
+    if not flip:
+        return [image, region]
+    return [image, region, mirror(region)] if clip else [image, mirror(image), region]
 
 
 def _frame_rates(videos: np.ndarray, times: np.ndarray, frames: np.ndarray) -> dict[int, float]:

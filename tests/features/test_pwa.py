@@ -96,3 +96,26 @@ def test_whitening_fit_does_not_depend_on_blas_threads():
         assert r.returncode == 0, r.stderr
         digests.add(r.stdout.strip())
     assert len(digests) == 1
+
+
+def test_learned_whitening_pools_every_edited_copy_of_a_row():
+    """Pairs given as several copies per row (one after the other) are all learned from: two identical copies
+    are one copy counted twice, and the direction the edits move rows along is what the whitening damps."""
+    from vidseek.features.whitening import array_blocks
+
+    x = _data(300, 64)
+    rng = np.random.default_rng(1)
+    u = rng.normal(size=64).astype(np.float32)
+    u /= np.linalg.norm(u)
+    edits = [x + rng.normal(0, 0.3, (300, 1)).astype(np.float32) * u for _ in range(2)]
+
+    def fit(pairs):
+        return PCAWhitening(WhiteningConfig(dim=16)).fit_blocks(array_blocks(x), 300, 64, pairs=array_blocks(pairs))
+
+    one, twice = fit(edits[0]), fit(np.concatenate([edits[0], edits[0]], axis=1))
+    assert twice.n_pairs == 600 and one.n_pairs == 300
+    assert np.allclose(one.projection, twice.projection, atol=1e-5)
+    both = fit(np.concatenate(edits, axis=1))
+    plain = PCAWhitening(WhiteningConfig(dim=16)).fit(x)
+    gain = lambda w: np.linalg.norm(w.projection @ u) / np.linalg.norm(w.projection, axis=1).mean()  # noqa: E731
+    assert gain(both) < 0.5 * gain(plain)

@@ -23,7 +23,9 @@ class BuildConfig:
     pq: PQConfig = field(default_factory=PQConfig)
     sample: int = 65536  # PQ training vectors (whitened)
     whiten_sample: int = 4096  # PWA vectors the whitening is fitted on
-    learn_whitening: bool = True  # learn it from those and edited copies of them (one more CNN pass each)
+    learn_whitening: bool = True  # learn it from those and edited copies of them (``edit_copies`` CNN passes each)
+    edit_copies: int = 4  # edited copies per sampled key frame (one copy's random edits make a noisy whitening
+    edit_pairs: int = 4096  # ... but at most this many copies in all (a big sample needs fewer per key frame)
     parts_frames: int = 512  # frames the PWA part channels are chosen on
     parts_videos: int = 8  # ... sampled from this many files spread over the input
     partitions: int | None = None  # extraction partitions (default: 2 per core, at most one per file)

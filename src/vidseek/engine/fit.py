@@ -103,10 +103,12 @@ def fit_whitening(spark, ok_df, model: FeatureModel, cfg: BuildConfig, m: int, s
         one = next(blocks())[0][:1]
         blocks, n = array_blocks(np.concatenate([one, one])), 2
     elif cfg.learn_whitening and wc.whiten:
-        with job_progress(spark, f"edited copies of {n} key frames", quiet=cfg.quiet):
-            epath = write_edited_sample(ok_df, ids, tasks.edited_partition(task_params(cfg, parts_dir)),
-                                        spark_schema(PAIR_SCHEMA), staging, model.pwa_dim)
-        pairs = file_blocks(epath, n, model.pwa_dim)
+        copies = max(1, min(cfg.edit_copies, cfg.edit_pairs // n))
+        with job_progress(spark, f"{copies} edited copies of {n} key frames", quiet=cfg.quiet):
+            epath = write_edited_sample(ok_df, ids, tasks.edited_partition(task_params(cfg, parts_dir,
+                                                                                      edit_copies=copies)),
+                                        spark_schema(PAIR_SCHEMA), staging, model.pwa_dim * copies)
+        pairs = file_blocks(epath, n, model.pwa_dim * copies)
     model.whitening = PCAWhitening(model.config.whitening).fit_blocks(blocks, n, model.pwa_dim, pairs=pairs)
     return model, m
 

@@ -293,17 +293,17 @@ EDIT_SEED = 7121  # the edits of the learned whitening's pairs: seeded by this a
 
 
 def edited_partition(params_json: str):
-    """mapInArrow function: (kf_id, thumb) -> (kf_id, PWA of an edited copy of the thumbnail): the pairs the
-    whitening is learned from.  Each key frame gets 1-3 random edits (vidseek.features.augment) seeded by its
-    id, and goes through the network alone, so its vector does not depend on how Spark batches the rows."""
+    """mapInArrow function: (kf_id, thumb) -> (kf_id, PWA of ``copies`` edited copies of the thumbnail, one
+    after the other): the pairs the whitening is learned from.  Each copy gets 1-3 random edits
+    (vidseek.features.augment) seeded by the key frame's id and the copy's number, and goes through the network
+    alone, so its vector does not depend on how Spark batches the rows."""
     params = json.loads(params_json)
+    copies = int(params.get("edit_copies", 1))
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         import io
 
         from PIL import Image
-
-        from ..features.augment import combine
 
         _set_threads(1)
         model = load_feature_model(params)
@@ -311,15 +311,23 @@ def edited_partition(params_json: str):
             ids, vecs = batch.column("kf_id").to_pylist(), []
             for kf, thumb in zip(ids, batch.column("thumb").to_pylist()):
                 img = np.asarray(Image.open(io.BytesIO(thumb)).convert("RGB"))
-                try:
-                    edited = combine(np.random.default_rng([EDIT_SEED, kf & ((1 << 63) - 1)]), img.shape[:2]).apply(img)
-                except ValueError:  # a degenerate picture (1x1 px...): its pair is itself, no edit learned
-                    edited = img
-                vecs.append(model.pwa([edited])[0].astype(np.float16).tobytes())
+                vecs.append(b"".join(model.pwa([_edited(img, kf, c)])[0].astype(np.float16).tobytes()
+                                     for c in range(copies)))
             if ids:
                 yield pa.RecordBatch.from_pydict({"kf_id": ids, "pwa": vecs}, schema=PAIR_SCHEMA)
 
     return run
+
+
+def _edited(img: np.ndarray, kf: int, copy: int) -> np.ndarray:
+    """Copy ``copy`` of a key frame's picture with its seeded random edits (copy 0: seeded as in one-copy builds)."""
+    from ..features.augment import combine
+
+    seed = [EDIT_SEED, kf & ((1 << 63) - 1)] + ([copy] if copy else [])
+    try:
+        return combine(np.random.default_rng(seed), img.shape[:2]).apply(img)
+    except ValueError:  # a degenerate picture (1x1 px...): its pair is itself, no edit learned
+        return img
 
 
 @lru_cache(maxsize=2)

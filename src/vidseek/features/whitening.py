@@ -164,10 +164,13 @@ class PCAWhitening:
         change), then keep the top ``m`` directions of the data in that whitened space (what tells frames apart)."""
         p0 = vec[:, :span]
         cs = np.zeros((span, span))
+        copies = 1
         for (xb, valid), (eb, _) in zip(blocks(), pairs()):
-            diff = (eb[:valid].astype(np.float64) - xb[:valid]) @ p0
-            cs += diff.T @ diff
-        cs /= n
+            copies = eb.shape[1] // xb.shape[1]  # each row's edited copies, one after the other
+            for c in range(copies):
+                diff = (eb[:valid, c * xb.shape[1] : (c + 1) * xb.shape[1]].astype(np.float64) - xb[:valid]) @ p0
+                cs += diff.T @ diff
+        cs /= n * copies
         cs += self.config.pair_ridge * max(np.trace(cs) / span, EPS) * np.eye(span)
         ev, e = np.linalg.eigh(cs)
         p1 = (e / np.sqrt(ev)) @ e.T  # C_S^(-1/2)
@@ -180,7 +183,7 @@ class PCAWhitening:
         self.projection = proj.T.astype(np.float32)
         self.eigenvalues = np.maximum(lam2[order], 0.0).astype(np.float32)
         self.n_train = n
-        self.n_pairs = n
+        self.n_pairs = n * copies
         return self
 
     def transform(self, x: np.ndarray) -> np.ndarray:

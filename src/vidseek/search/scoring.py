@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 #: the default minimum score of a shown result (chosen on bench/accuracy.py; see bench/README.md)
-DEFAULT_MIN_SCORE = 0.6
+DEFAULT_MIN_SCORE = 0.55
 
 
 @dataclass(frozen=True)

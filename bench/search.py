@@ -4,7 +4,9 @@
 
 Part 1: 1,000,000 PQ codes of 128-d clustered vectors (m=16 and m=32, nbits=8), 1,000 queries; queries/s of
 vidseek's ADCSearcher (top-10) with 1 and 2 threads, and of faiss.IndexPQ with the same codebooks and codes
-in the same run; share of queries whose top-10 equals FAISS's (up to exact ties at the 10th distance).
+in the same run; share of queries whose top-10 equals FAISS's (up to exact ties at the 10th distance); then the
+latency of one query per call (and of two: a picture and its mirror image), p50/p99 over 200 calls (20 for the
+blocked scan alone, the kernel every call used before).
 Part 2: `vidseek search` for one image on the shared-video index (built here unless --index is given):
 index open, first query (model load included), next queries (model loaded), and the CLI as a subprocess.
 """
@@ -78,6 +80,35 @@ def adc_bench(n: int, nq: int, d: int) -> None:
             close = np.allclose(dist, fd, rtol=1e-4, atol=1e-4)
             print(f"{m:>3} {'vidseek ADCSearcher':<26}{threads:>8}{qps:>10.0f}{agree:>12.1%}"
                   f"   distances equal to FAISS's: {close}")
+        faiss.omp_set_num_threads(2)
+        torch.set_num_threads(2)
+        one_query_latency(m, q[:200], index, searcher)
+
+
+def one_query_latency(m: int, q: np.ndarray, index, searcher: ADCSearcher) -> None:
+    """The interactive case: one query (and the query with its mirror-image variant) per call, 2 threads."""
+    import vidseek.search.adc as adc
+
+    def blocked(x):  # the blocked scan alone (vidseek 0.1's kernel for every call)
+        limit, adc.FAISS_MAX_QUERIES = adc.FAISS_MAX_QUERIES, 0
+        try:
+            return searcher.search(x, 10)
+        finally:
+            adc.FAISS_MAX_QUERIES = limit
+
+    engines = (("faiss.IndexPQ", lambda x: index.search(x, 10)), ("vidseek ADCSearcher", lambda x: searcher.search(x, 10)),
+               ("vidseek blocked scan only", blocked))
+    for name, run in engines:
+        calls = q if run is not blocked else q[:20]  # the blocked scan takes ~0.4 s a call at 1M codes
+        for per_call in (1, 2):
+            run(calls[:per_call])  # warm-up (vidseek builds its engine on first use)
+            t = []
+            for i in range(0, len(calls) - per_call + 1, per_call):
+                t0 = time.perf_counter()
+                run(calls[i : i + per_call])
+                t.append(time.perf_counter() - t0)
+            print(f"{m:>3} {name:<26} {per_call} quer{'y' if per_call == 1 else 'ies'} per call: "
+                  f"p50 {1000 * np.median(t):6.2f} ms  p99 {1000 * np.percentile(t, 99):6.2f} ms")
 
 
 def latency_bench(index_path: Path | None, data_dir: Path) -> None:

@@ -50,3 +50,23 @@ def test_fewer_codes_than_k_and_empty():
     assert (ids[:, :3] >= 0).all() and (ids[:, 3:] == -1).all() and np.isinf(dist[:, 3:]).all()
     dist, ids = ADCSearcher(codes[:0], pq).search(q[:2], 5)
     assert (ids == -1).all()
+
+
+def test_a_few_queries_get_the_same_answers_as_a_batch():
+    """Calls of up to FAISS_MAX_QUERIES queries (the interactive case) go through faiss.IndexPQ; they answer
+    what the blocked scan answers for the same queries in a batch, and what brute force does."""
+    from vidseek.search.adc import FAISS_MAX_QUERIES
+
+    x, pq, codes, q = setup(seed=2)
+    s = ADCSearcher(codes, pq)
+    batch_d, batch_i = s.search(q, 10)  # 20 queries: the blocked scan
+    assert len(q) > FAISS_MAX_QUERIES and s._faiss is None
+    t = pq.distance_tables(q)
+    for lo, hi in ((0, 1), (1, 4), (4, 4 + FAISS_MAX_QUERIES)):
+        d, i = s.search(q[lo:hi], 10)
+        np.testing.assert_allclose(d, batch_d[lo:hi], rtol=1e-4, atol=1e-4)
+        for row, (a, b, dd) in enumerate(zip(i, batch_i[lo:hi], batch_d[lo:hi])):
+            assert {c for c, dc in zip(b, dd) if dc < dd[-1] - 1e-4} <= set(a)
+            brute = t[lo + row][np.arange(pq.m), codes[a]].sum(1)
+            np.testing.assert_allclose(brute, d[row], rtol=1e-5, atol=1e-5)
+    assert s._faiss is not None

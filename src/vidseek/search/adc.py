@@ -7,6 +7,10 @@ up to ``query_block`` queries side by side, so one pass over the codes serves a 
 queries, in optimised multi-threaded C++.  Selection keeps a running top-k per query: the first block
 is reduced with ``topk``; later blocks only pass entries below each query's current k-th distance (a
 vectorised compare), which after the first block are few.
+
+That pays for batches.  A few queries at a time (the interactive case: one picture and its variants, one clip
+frame) go through ``faiss.IndexPQ`` filled with the same codebooks and codes instead: a single query over 1M
+codes takes milliseconds there against hundreds here (bench/search.py).  Each engine is built on first use.
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ import torch
 
 from ..quantize.pq import ProductQuantizer
 
+#: calls with at most this many queries are answered by faiss.IndexPQ, larger batches by the blocked scan
+FAISS_MAX_QUERIES = 8
+
 
 class ADCSearcher:
     def __init__(self, codes: np.ndarray, pq: ProductQuantizer, code_block: int = 16384, query_block: int = 64):
@@ -24,11 +31,33 @@ class ADCSearcher:
             raise ValueError(f"codes must be (n, {pq.m}) uint8, got {codes.shape}")
         self.pq = pq
         self.n = len(codes)
-        offsets = (np.arange(pq.m, dtype=np.int32) * pq.k)[None, :]
-        # int64 indices: embedding_bag's fastest path (8 bytes per sub-code in memory)
-        self._idx = torch.from_numpy(codes.astype(np.int64) + offsets)  # (n, m) rows of the stacked tables
+        self._codes = codes
+        self._idx_cache: torch.Tensor | None = None
+        self._faiss = None
         self.code_block = code_block
         self.query_block = query_block
+
+    @property
+    def _idx(self) -> torch.Tensor:
+        """(n, m) rows of the stacked tables; int64 indices: embedding_bag's fastest path (8 bytes per sub-code)."""
+        if self._idx_cache is None:
+            offsets = (np.arange(self.pq.m, dtype=np.int64) * self.pq.k)[None, :]
+            self._idx_cache = torch.from_numpy(self._codes.astype(np.int64) + offsets)
+        return self._idx_cache
+
+    def _faiss_index(self):
+        """A faiss.IndexPQ holding the same codebooks and codes (no re-encoding)."""
+        if self._faiss is None:
+            import faiss
+
+            index = faiss.IndexPQ(self.pq.d, self.pq.m, self.pq.config.nbits)
+            faiss.copy_array_to_vector(np.ascontiguousarray(self.pq.centroids, dtype=np.float32).ravel(),
+                                       index.pq.centroids)
+            index.is_trained = True
+            faiss.copy_array_to_vector(self._codes.ravel(), index.codes)
+            index.ntotal = self.n
+            self._faiss = index
+        return self._faiss
 
     def tables(self, queries: np.ndarray) -> np.ndarray:
         return self.pq.distance_tables(queries)
@@ -41,6 +70,11 @@ class ADCSearcher:
         dist = np.full((nq, k), np.inf, dtype=np.float32)
         ids = np.full((nq, k), -1, dtype=np.int64)
         if self.n == 0 or nq == 0:
+            return dist, ids
+        if nq <= FAISS_MAX_QUERIES:
+            fd, fi = self._faiss_index().search(np.ascontiguousarray(queries), k_eff)
+            dist[:, :k_eff] = np.where(fi >= 0, fd, np.inf)
+            ids[:, :k_eff] = fi
             return dist, ids
         for q0 in range(0, nq, self.query_block):
             qb = queries[q0 : q0 + self.query_block]

@@ -103,7 +103,7 @@ class Index:
         codes, vectors, kf_ids, video_ids = [], [], [], []
         for rel in man.files["codes"]:
             t = read_table(index, rel, ["kf_id", "video_id", "code", "vector"])
-            keep = np.array([v in self.video_paths for v in t.column("video_id").to_pylist()], dtype=bool)
+            keep = np.isin(t.column("video_id").to_numpy(), np.fromiter(self.video_paths, np.int64, len(self.video_paths)))
             if not keep.all():
                 t = t.filter(pa.array(keep))
             if t.num_rows == 0:
@@ -114,23 +114,25 @@ class Index:
                 raise StoreError(index / rel, f"codes are {width} bytes but the codebook has m={self.pq.m}")
             codes.append(np.frombuffer(code_col.buffers()[1], dtype=np.uint8, count=len(code_col) * width,
                                        offset=code_col.offset * width).reshape(-1, width))
-            vectors.append(np.frombuffer(b"".join(t.column("vector").to_pylist()), dtype=np.float16).reshape(-1, self.pq.d))
+            vectors.append(_fixed_vectors(t.column("vector"), self.pq.d, index / rel))
             kf_ids.append(t.column("kf_id").to_numpy())
             video_ids.append(t.column("video_id").to_numpy())
         self.codes = np.concatenate(codes) if codes else np.zeros((0, self.pq.m), np.uint8)
         self.vectors = np.concatenate(vectors) if vectors else np.zeros((0, self.pq.d), np.float16)
         self.kf_ids = np.concatenate(kf_ids) if kf_ids else np.zeros(0, np.int64)
         self.kf_video = np.concatenate(video_ids) if video_ids else np.zeros(0, np.int64)
-        meta: dict[int, tuple[int, float]] = {}
-        for rel in man.files["keyframes"]:
-            t = read_table(index, rel, ["kf_id", "frame", "time"])
-            meta.update(zip(t.column("kf_id").to_pylist(), zip(t.column("frame").to_pylist(), t.column("time").to_pylist())))
-        try:
-            self.kf_frame = np.array([meta[k][0] for k in self.kf_ids.tolist()], dtype=np.int64)
-            self.kf_time = np.array([meta[k][1] for k in self.kf_ids.tolist()], dtype=np.float64)
-        except KeyError as exc:
-            raise StoreError(index, f"key frame {exc} has a code but no key-frame row (index is inconsistent)") from None
-        self._row_of_kf = {k: i for i, k in enumerate(self.kf_ids.tolist())}
+        tables = [read_table(index, rel, ["kf_id", "frame", "time"]) for rel in man.files["keyframes"]]
+        ids, frames, times = (np.concatenate([t.column(c).to_numpy() for t in tables]) if tables else np.zeros(0)
+                              for c in ("kf_id", "frame", "time"))
+        order = np.argsort(ids, kind="stable")
+        pos = np.searchsorted(ids[order], self.kf_ids)
+        found = pos < len(ids)
+        found[found] = ids[order][pos[found]] == self.kf_ids[found]
+        if not found.all():
+            missing = int(self.kf_ids[~found][0])
+            raise StoreError(index, f"key frame {missing} has a code but no key-frame row (index is inconsistent)")
+        self.kf_frame = frames[order][pos].astype(np.int64)
+        self.kf_time = times[order][pos].astype(np.float64)
         self._fps = _frame_rates(self.kf_video, self.kf_time, self.kf_frame)
         self.refresh_background()
 
@@ -313,7 +315,7 @@ class Index:
 
     # -- thumbnails (for the web page) -----------------------------------------------------
     def thumbnail(self, kf_id: int) -> bytes:
-        if kf_id not in self._row_of_kf:
+        if not (self.kf_ids == kf_id).any():
             raise KeyError(kf_id)
         for rel in self.manifest.files["keyframes"]:
             t = read_table(self.path, rel, ["kf_id", "thumb"])
@@ -334,6 +336,19 @@ def _views(image: np.ndarray, region: np.ndarray | None, flip: bool, clip: bool)
     if not flip:
         return [image, region]
     return [image, region, mirror(region)] if clip else [image, mirror(image), region]
+
+
+def _fixed_vectors(col: pa.ChunkedArray, d: int, where: Path) -> np.ndarray:
+    """(n, d) float16 view of a binary column whose every value is one vector (no Python object per row)."""
+    col = col.combine_chunks()
+    if len(col) == 0:
+        return np.zeros((0, d), np.float16)
+    width = np.int64 if pa.types.is_large_binary(col.type) else np.int32
+    offsets = np.frombuffer(col.buffers()[1], dtype=width, count=len(col) + 1, offset=col.offset * np.dtype(width).itemsize)
+    if (np.diff(offsets) != 2 * d).any():
+        raise StoreError(where, f"a stored vector is not {d} float16 values")
+    data = np.frombuffer(col.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    return data.view(np.float16).reshape(-1, d)
 
 
 def _frame_rates(videos: np.ndarray, times: np.ndarray, frames: np.ndarray) -> dict[int, float]:

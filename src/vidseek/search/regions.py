@@ -33,17 +33,19 @@ STEP_PERCENTILE = 95  # ... and in the top 5% of the picture's steps
 SIDE_GAP = 3  # pixels (analysis copy) between a side and the parallel lines it is compared with
 
 
-def _small_grey(image: np.ndarray) -> tuple[np.ndarray, float]:
+def _small(image: np.ndarray, side: int = ANALYSIS_SIDE, mode: str = "L") -> tuple[np.ndarray, float]:
+    """A box-filtered copy whose longer side is ``side`` (grey for ``mode`` "L", colour for "RGB"), as float32,
+    and the scale from the image to it."""
     h, w = image.shape[:2]
-    scale = ANALYSIS_SIDE / max(h, w)
+    scale = side / max(h, w)
     size = (max(8, round(w * scale)), max(8, round(h * scale)))
-    grey = Image.fromarray(np.ascontiguousarray(image)).convert("L").resize(size, Image.Resampling.BOX)
-    return np.asarray(grey, dtype=np.float32), scale
+    small = Image.fromarray(np.ascontiguousarray(image)).convert(mode).resize(size, Image.Resampling.BOX)
+    return np.asarray(small, dtype=np.float32), scale
 
 
 def trim_borders(image: np.ndarray) -> tuple[int, int, int, int] | None:
     """(top, bottom, left, right) pixel box inside flat borders, or None if no side is flat."""
-    g, scale = _small_grey(image)
+    g, scale = _small(image)
     h, w = g.shape
     flat_rows, flat_cols = _flat(g, axis=1), _flat(g, axis=0)
     top, bottom = _run(flat_rows), _run(flat_rows[::-1])
@@ -108,7 +110,7 @@ def find_inset(image: np.ndarray) -> tuple[int, int, int, int] | None:
     inset may touch two of them); of every rectangle they make, the largest whose four sides each show the
     step along ``EDGE_COVER`` of their length, and which has at least two sides inside the frame, wins.
     """
-    rgb, scale = _small_rgb(image, INSET_SIDE)
+    rgb, scale = _small(image, INSET_SIDE, "RGB")
     h, w = rgb.shape[:2]
     horiz = _side_edges(rgb)  # (h + 1, w): row b is the line between rows b-1 and b; 0 and h are the borders
     vert = _side_edges(rgb.transpose(1, 0, 2))  # (w + 1, h)
@@ -156,14 +158,6 @@ def _to_pixels(box, scale: float, shape) -> tuple[int, int, int, int]:
     t, b, l, r = box
     return (max(0, int(np.floor(t / scale))), min(h, int(np.ceil(b / scale))),
             max(0, int(np.floor(l / scale))), min(w, int(np.ceil(r / scale))))
-
-
-def _small_rgb(image: np.ndarray, side: int) -> tuple[np.ndarray, float]:
-    h, w = image.shape[:2]
-    scale = side / max(h, w)
-    size = (max(8, round(w * scale)), max(8, round(h * scale)))
-    small = Image.fromarray(np.ascontiguousarray(image)).convert("RGB").resize(size, Image.Resampling.BOX)
-    return np.asarray(small, dtype=np.float32), scale
 
 
 def _side_edges(rgb: np.ndarray) -> np.ndarray:

@@ -45,6 +45,16 @@ def index_table(idx: Path, dataset: str) -> pa.Table:
     return pa.concat_tables([pq.read_table(idx / f) for f in man.files[dataset]]).sort_by(key)
 
 
+def stored_vectors(idx: Path) -> np.ndarray:
+    """The float16 vectors of every key frame, in key-frame id order."""
+    from vidseek.store.layout import read_manifest
+
+    man = read_manifest(idx)
+    ids = np.concatenate([pq.read_table(idx / f, columns=["kf_id"]).column("kf_id").to_numpy() for f in man.files["codes"]])
+    vec = np.concatenate([np.load(idx / f) for f in man.files["vectors"]])
+    return vec[np.argsort(ids, kind="stable")]
+
+
 def assert_same_index(a: Path, b: Path) -> None:
     """Bit for bit the same index: every column of every dataset (key frames, thumbnails, codes, float16
     vectors, videos), the PWA channels and every model array."""
@@ -58,6 +68,7 @@ def assert_same_index(a: Path, b: Path) -> None:
         for col in ta.column_names:
             assert ta.column(col).to_pylist() == tb.column(col).to_pylist(), (dataset, col)
     ma, mb = read_manifest(a), read_manifest(b)
+    np.testing.assert_array_equal(stored_vectors(a), stored_vectors(b))
     fa, fb = (json.loads((i / m.model_dir / "features.json").read_text()) for i, m in ((a, ma), (b, mb)))
     assert fa["pwa"] == fb["pwa"] and fa["whitening"] == fb["whitening"]
     for name in ("pq.npz", "whitening.npz"):  # the arrays (zip members carry a write time)

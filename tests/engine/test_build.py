@@ -11,6 +11,7 @@ import pytest
 
 from media import VIDEOS, run_cli
 from vidseek.errors import StoreError
+from vidseek.store.codes import vectors_file_for
 from vidseek.store.layout import read_manifest
 from vidseek.store.model_files import load_model, load_pq
 
@@ -38,7 +39,9 @@ def test_layout_and_report(local_index):
     assert codes.num_rows == kfs.num_rows == man.counts["keyframes"] > 5
     assert sorted(codes.column("kf_id").to_pylist()) == sorted(kfs.column("kf_id").to_pylist())
     assert set(videos.column("status").to_pylist()) == {"ok", "error"}
-    assert all(man.files[d] for d in ("codes", "keyframes", "videos"))
+    assert all(man.files[d] for d in ("codes", "keyframes", "videos", "vectors"))
+    assert [vectors_file_for(f) for f in man.files["codes"]] == man.files["vectors"]
+    assert "list" not in codes.column_names and not (idx / man.model_dir / "ivf.npz").exists()  # small: flat
     assert not (idx / ".lock").read_text()  # released
 
 
@@ -84,7 +87,9 @@ def test_add_remove_compact_info(local_index, tmp_path):
     compact = read_manifest(idx)
     assert compact.removed == [] and compact.counts["keyframes"] == before.counts["keyframes"]
     assert compact.counts["bytes"] < removed.counts["bytes"]
-    assert all(f.startswith(("videos/gen=", "keyframes/gen=", "codes/gen=")) for d in compact.files.values() for f in d)
+    assert all(f.startswith(("videos/gen=", "keyframes/gen=", "codes/gen=", "vectors/gen="))
+               for d in compact.files.values() for f in d)
+    assert [vectors_file_for(f) for f in compact.files["codes"]] == compact.files["vectors"]
     text = run_cli("info", idx).stdout
     for word in ("key frames", "backbone", "PWA", "whitening", "PQ"):
         assert word in text

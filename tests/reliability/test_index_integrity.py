@@ -71,6 +71,17 @@ def test_corrupt_indexes_fail_with_the_file_named(local_index, tmp_path):
     gone.unlink()
     r = run_cli("search", idx, QUERY)
     assert r.returncode == 1 and f"{gone}: index file listed in the manifest is missing" in r.stderr
+    # a vectors file missing, or cut short
+    idx = copy_index(local_index[0], tmp_path / "novectors")
+    vec = idx / read_manifest(idx).files["vectors"][0]
+    vec.unlink()
+    r = run_cli("search", idx, QUERY)
+    assert r.returncode == 1 and f"{vec}: index file listed in the manifest is missing" in r.stderr
+    idx = copy_index(local_index[0], tmp_path / "shortvectors")
+    vec = idx / read_manifest(idx).files["vectors"][0]
+    vec.write_bytes(vec.read_bytes()[:-64])
+    r = run_cli("search", idx, QUERY)
+    assert r.returncode == 1 and f"{vec}: vectors file is corrupt or truncated" in r.stderr, r.stderr
     # a model file from another version
     idx = copy_index(local_index[0], tmp_path / "oldmodel")
     features = idx / read_manifest(idx).model_dir / "features.json"

@@ -153,9 +153,16 @@ def cmd_info(args: argparse.Namespace) -> int:
         ("whitening", f"{w['in_dim']} -> {w['out_dim']} dims (shrink {w['shrink']}, fitted on {w['n_train']})"),
         ("PQ", f"m={q['m']} x {q['nbits']} bits ({q['m'] * q['nbits'] // 8} bytes per key frame), d={q['d']}, "
                f"seed {q['seed']}"),
+        ("search", _search_line(info["search"])),
     ]
     write_rows([{"field": k, "value": v} for k, v in rows], ("field", "value"), args.format)
     return EXIT_OK
+
+
+def _search_line(s: dict) -> str:
+    how = f"inverted file, {s['nlist']} lists" if s["engine"] == "ivf" else "flat (every code scanned)"
+    return (f"{how}; about {s['resident_bytes'] / 1e6:.1f} MB in memory when opened "
+            f"({s['resident_bytes_per_keyframe']} B per key frame, vectors {s['vectors']}; model not counted)")
 
 
 def cmd_videos(args: argparse.Namespace) -> int:
@@ -176,7 +183,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         raise VidseekError(None, "give at least one QUERY (image or clip), or --queries DIR")
     from ..search import Index, hits_json
 
-    index = Index.open(args.index, device=args.device, weights=args.weights)
+    index = Index.open(args.index, device=args.device, weights=args.weights, nprobe=args.nprobe)
     out, rows, failed = [], [], 0
     for q in args.queries:
         try:
@@ -213,7 +220,7 @@ def _search_batch(args: argparse.Namespace) -> int:
         raise VidseekError(None, "--queries DIR needs --out RESULTS.parquet")
     n_queries, n_rows, failures = batch_search(
         args.index, args.queries_dir, args.out, k=args.top, refine=args.refine, flip=not args.no_flip,
-        min_score=None if args.all else args.min_score,
+        min_score=None if args.all else args.min_score, nprobe=args.nprobe,
         spark=SparkConfig(master=args.master), quiet=args.quiet)
     for path, cause in failures:
         log.error("%s: %s", path, cause)
@@ -228,6 +235,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log.warning("serving on %s: anyone who can reach this address can search and stream the videos", args.host)
     log.log(NOTICE, "vidseek: serving %s on http://%s:%d/ (API docs at /docs); Ctrl+C stops", args.index, args.host,
                 args.port)
-    serve(ServeConfig(index=args.index, max_upload_mb=args.max_upload_mb, workers=args.workers, device=args.device),
+    serve(ServeConfig(index=args.index, max_upload_mb=args.max_upload_mb, workers=args.workers, device=args.device,
+                      nprobe=args.nprobe),
           host=args.host, port=args.port)
     return EXIT_OK

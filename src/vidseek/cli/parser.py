@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .. import __version__
+from ..quantize.ivf import DEFAULT_NPROBE, IVF_AUTO_MIN
 from . import commands as c
 from .output import FORMATS
 
@@ -90,6 +91,11 @@ def _model_options(p: argparse.ArgumentParser) -> None:
                    help="fit plain PCA-whitening, not the default whitening learned from edited copies of the "
                         "sampled key frames (which costs one more CNN pass per sampled key frame)")
     g.add_argument("--seed", type=int, default=b.pq.seed, help="k-means seed (default: %(default)s)")
+    g.add_argument("--ivf", choices=["auto", "on", "off"], default=b.ivf.mode,
+                   help="inverted-file index (codes grouped by coarse k-means list; a query scans --nprobe lists, "
+                        f"not every code): auto = from {IVF_AUTO_MIN:,} key frames on (default: %(default)s)")
+    g.add_argument("--nlist", type=int, default=0, metavar="N",
+                   help="inverted lists (default: about 4 x sqrt(key frames), a power of two)")
 
 
 def build_config(args: argparse.Namespace):
@@ -110,7 +116,8 @@ def build_config(args: argparse.Namespace):
                       learn_whitening=not args.plain_whitening,
                       features=replace(b.features, backbone=args.backbone, weights=args.weights, device=args.device,
                                        image_size=args.image_size, whitening=replace(b.features.whitening, dim=args.dim)),
-                      pq=replace(b.pq, m=args.pq_m, nbits=args.pq_bits, seed=args.seed))
+                      pq=replace(b.pq, m=args.pq_m, nbits=args.pq_bits, seed=args.seed),
+                      ivf=replace(b.ivf, mode=args.ivf, nlist=args.nlist))
     return cfg
 
 
@@ -218,6 +225,7 @@ def _search(sub, common) -> None:
     p.add_argument("--refine", type=int, default=DEFAULT_REFINE, metavar="R",
                    help="re-rank the best R key frames by exact similarity (default: %(default)s; 0: PQ distances only)")
     p.add_argument("--no-flip", action="store_true", help="do not also search the mirror image of each query")
+    _nprobe(p)
     p.add_argument("--min-score", type=float, default=DEFAULT_MIN_SCORE, metavar="S",
                    help="do not show results scoring below S (default: %(default)s, chosen on bench/accuracy.py). "
                         "Scores are calibrated: 1 is an identical picture, about 0 no closer than unrelated videos. "
@@ -228,7 +236,9 @@ def _search(sub, common) -> None:
     _strict(p, "query")
     g = p.add_argument_group("batch search on Spark")
     g.add_argument("--queries", dest="queries_dir", metavar="DIR", help="folder of query images and clips")
-    g.add_argument("--spark", action="store_true", help="run the batch as a Spark job")
+    g.add_argument("--spark", action="store_true",
+                   help="run the batch as Spark jobs: queries embedded in parallel tasks, then one task per codes part "
+                        "(a range of inverted lists) answers every query for its codes; results merged")
     g.add_argument("--out", metavar="RESULTS.parquet", help="batch results (query, rank, video, score, time, frame)")
     g.add_argument("--master", metavar="URL", help="Spark master (default: local[*])")
     p.set_defaults(func=c.cmd_search)
@@ -248,7 +258,14 @@ def _serve(sub, common) -> None:
                    help="largest query upload; larger ones get HTTP 413 (default: %(default)s)")
     p.add_argument("--workers", type=int, default=d.workers, metavar="N", help="searches run at once (default: %(default)s)")
     p.add_argument("--device", default=d.device, choices=["auto", "cpu", "cuda"])
+    _nprobe(p)
     p.set_defaults(func=c.cmd_serve)
+
+
+def _nprobe(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--nprobe", type=int, default=None, metavar="N",
+                   help=f"inverted lists scanned per query picture in an inverted-file index (default: {DEFAULT_NPROBE}; "
+                        "more: slower, closer to an exhaustive scan; ignored by a flat index)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,7 +6,8 @@ Stages (``vidseek build``):
             written in chunks to IDX/.staging/extract/ (a re-run skips the chunks already written)
 2. whiten   PCA-whitening fitted on a sample of PWA vectors (driver, streamed from disk), applied by Spark
 3. pq       one k-means per sub-space, in parallel Spark tasks, on a sample of whitened vectors
-4. encode   every partition encoded to m-byte codes by Spark; key-frame metadata written beside
+   (ivf)    an inverted-file index (``--ivf``, automatic for big collections) also trains its coarse k-means in a task
+4. encode   every partition encoded to m-byte codes by Spark (range-partitioned by inverted list); key frames beside
 5. commit   model, datasets and finally the manifest (atomic rename) of a new generation
 
 ``vidseek add`` runs 1, 2 (apply only) and 4 with the model of the current index.
@@ -30,14 +31,15 @@ from ..errors import StoreError, VidseekError
 from ..inputs import discover
 from ..atomic import crash_point
 from ..store.commit import collect_garbage, commit, write_videos_table
-from ..store.layout import DATASETS, MANIFEST, IndexLock, Manifest, parquet_files, read_manifest
-from ..store.model_files import PQ_FILE, load_model, save_model, save_pq
+from ..store.codes import VECTORS
+from ..store.layout import DATASETS, MANIFEST, IndexLock, Manifest, generation_files, read_manifest
+from ..store.model_files import IVF_FILE, PQ_FILE, load_model, save_ivf, save_model, save_pq
 from ..store.reader import indexed_paths
 from ..store.schemas import KEYFRAMES_COLUMNS, WHITENED_SCHEMA, WRITTEN_SCHEMA, spark_schema
 from . import tasks
 from .config import BuildConfig, BuildReport, fingerprint, task_params
 from .extract import extracted, run_extraction
-from .fit import fit_parts, fit_whitening, train_pq
+from .fit import fit_parts, fit_whitening, train_ivf, train_pq
 from .session import job_progress, spark_session
 
 log = logging.getLogger(__name__)
@@ -83,20 +85,32 @@ def _check_target(index: Path) -> bool:
 def _whiten(spark, ok_df, cfg: BuildConfig, model_dir: Path, whitened_dir: Path) -> None:
     params = task_params(cfg, model_dir)
     with job_progress(spark, "whiten", quiet=cfg.quiet):
-        (ok_df.select("kf_id", "video_id", "pwa").mapInArrow(tasks.whiten_partition(params), spark_schema(WHITENED_SCHEMA))
+        (ok_df.select("kf_id", "video_id", "frame", "time", "pwa").mapInArrow(tasks.whiten_partition(params), spark_schema(WHITENED_SCHEMA))
          .write.mode("overwrite").parquet(str(whitened_dir)))
 
 
 def _write_outputs(spark, files_df, ok_df, whitened_dir: Path, index: Path, gen: int, cfg: BuildConfig,
                    model_dir: Path) -> pa.Table:
-    """Encode (Spark) and write codes, key frames and videos of generation ``gen``; returns the videos."""
+    """Encode (Spark) and write codes, vectors, key frames and videos of generation ``gen``; returns the videos.
+
+    In an inverted-file index (the model has a coarse quantiser) every row gets its list first, and the rows are
+    range-partitioned by list, so each codes part holds one range of lists, sorted (:mod:`vidseek.store.codes`).
+    """
     from pyspark.sql import functions as F
+    from pyspark.sql.types import IntegerType, StructField, StructType
 
     for d in DATASETS:
         shutil.rmtree(index / d / f"gen={gen}", ignore_errors=True)
-    params = task_params(cfg, model_dir, pq_path=str(model_dir / PQ_FILE), out_dir=str(index / "codes" / f"gen={gen}"))
+    params = task_params(cfg, model_dir, pq_path=str(model_dir / PQ_FILE), ivf_path=str(model_dir / IVF_FILE),
+                         out_dir=str(index / "codes" / f"gen={gen}"), vectors_dir=str(index / VECTORS / f"gen={gen}"))
     with job_progress(spark, "encode", quiet=cfg.quiet):
-        spark.read.parquet(str(whitened_dir)).mapInArrow(tasks.encode_partition(params), spark_schema(WRITTEN_SCHEMA)).collect()
+        whitened = spark.read.parquet(str(whitened_dir))
+        if (model_dir / IVF_FILE).exists():
+            schema = StructType(spark_schema(WHITENED_SCHEMA).fields + [StructField("list", IntegerType())])
+            parts = max(1, whitened.rdd.getNumPartitions())
+            whitened = (whitened.mapInArrow(tasks.assign_partition(params), schema)
+                        .repartitionByRange(parts, "list").sortWithinPartitions("list", "kf_id"))
+        whitened.mapInArrow(tasks.encode_partition(params), spark_schema(WRITTEN_SCHEMA)).collect()
         ok_df.select(*KEYFRAMES_COLUMNS).write.mode("overwrite").parquet(str(index / "keyframes" / f"gen={gen}"))
     counts = ok_df.groupBy("video_id").agg(F.count("kf_id").alias("keyframes"))
     videos = (files_df.select("video_id", "path", "kind", "status", "error", "duration", "frames")
@@ -177,6 +191,10 @@ def _build_locked(index: Path, files: list[str], cfg: BuildConfig, report: Build
              min(n_ok_rows, cfg.sample))
     pq = train_pq(spark, whitened_dir, staging, model.dim, cfg, m, n_ok_rows)
     save_pq(pq, wmodel_dir / PQ_FILE)
+    if cfg.ivf.enabled(n_ok_rows):
+        nlist = cfg.ivf.lists_for(n_ok_rows)
+        log.info("inverted file: %d lists (coarse k-means on %d vectors)", nlist, min(n_ok_rows, cfg.sample))
+        save_ivf(train_ivf(spark, staging, model.dim, cfg, nlist), wmodel_dir / IVF_FILE)
     report.stages["pq train"] = time.perf_counter() - t
     crash_point("pq")
 
@@ -189,8 +207,9 @@ def _build_locked(index: Path, files: list[str], cfg: BuildConfig, report: Build
     report.stages["encode"] = time.perf_counter() - t
     crash_point("encode")
 
-    new_files = {d: parquet_files(index, f"{d}/gen={gen}") for d in DATASETS}
-    params = {"backbone": model.backbone.describe(), "dim": model.dim, "pq_m": m, "pq_nbits": cfg.pq.nbits,
+    new_files = generation_files(index, gen)
+    nlist = cfg.ivf.lists_for(n_ok_rows) if cfg.ivf.enabled(n_ok_rows) else 0
+    params = {"backbone": model.backbone.describe(), "dim": model.dim, "pq_m": m, "pq_nbits": cfg.pq.nbits, "nlist": nlist,
               "sample": cfg.sample, "master": cfg.spark.resolved_master, "vidseek": __version__}
     man = commit(index, old, gen, model_rel, new_files, keep_old=False, params=params, removed=[])
     collect_garbage(index, man)
@@ -243,7 +262,7 @@ def add_to_index(inputs: list[str], index: str | os.PathLike, cfg: BuildConfig =
         whitened_dir = staging / "whitened"
         _whiten(spark, ok_df, cfg, model_dir, whitened_dir)
         videos = _write_outputs(spark, files_df, ok_df, whitened_dir, index, gen, cfg, model_dir)
-        new_files = {d: parquet_files(index, f"{d}/gen={gen}") for d in DATASETS}
+        new_files = generation_files(index, gen)
         man = commit(index, old, gen, old.model_dir, new_files, keep_old=True, params=old.params,
                      removed=list(old.removed))
         if not cfg.keep_staging:

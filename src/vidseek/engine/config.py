@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..features.model import FeatureConfig
+from ..quantize.ivf import IVFConfig
 from ..quantize.pq import PQConfig
 from ..video import KeyframeConfig
 from .session import SparkConfig
@@ -21,6 +22,7 @@ class BuildConfig:
     keyframes: KeyframeConfig = field(default_factory=KeyframeConfig)
     features: FeatureConfig = field(default_factory=FeatureConfig)
     pq: PQConfig = field(default_factory=PQConfig)
+    ivf: IVFConfig = field(default_factory=IVFConfig)  # inverted file: auto (big collections), on, off
     sample: int = 65536  # PQ training vectors (whitened)
     whiten_sample: int = 4096  # PWA vectors the whitening is fitted on
     learn_whitening: bool = True  # learn it from those and edited copies of them (``edit_copies`` CNN passes each)

@@ -19,6 +19,7 @@ import pyarrow.parquet as pq_io
 from ..errors import VidseekError
 from ..features.model import FeatureConfig, FeatureModel
 from ..features.whitening import PCAWhitening, WhiteningConfig, array_blocks
+from ..quantize.ivf import CoarseQuantizer
 from ..quantize.pq import PQConfig, ProductQuantizer
 from ..store.model_files import save_model
 from ..store.schemas import PAIR_SCHEMA, SAMPLE_SCHEMA, spark_schema
@@ -113,13 +114,26 @@ def fit_whitening(spark, ok_df, model: FeatureModel, cfg: BuildConfig, m: int, s
     return model, m
 
 
+SAMPLE_DIR = "pq_sample"
+
+
+def train_ivf(spark, staging: Path, d: int, cfg: BuildConfig, nlist: int) -> CoarseQuantizer:
+    """The coarse quantiser of an inverted-file index: one Spark task's k-means on the PQ training sample."""
+    sample_file = next((staging / SAMPLE_DIR).glob("*.parquet"))
+    params = json.dumps({"d": d, "nlist": nlist, "niter": cfg.ivf.niter, "seed": cfg.ivf.seed,
+                         "sample_path": str(sample_file)})
+    with job_progress(spark, "train inverted file", unit="task", quiet=cfg.quiet):
+        raw = spark.sparkContext.parallelize([0], 1).map(lambda _: tasks.train_coarse_task(params)).collect()[0]
+    return CoarseQuantizer(np.frombuffer(raw, np.float32).reshape(nlist, d))
+
+
 def train_pq(spark, whitened_dir: Path, staging: Path, d: int, cfg: BuildConfig, m: int, n: int) -> ProductQuantizer:
     """Write the training sample once, then one k-means task per sub-space, in parallel."""
     n_train = min(n, cfg.sample)
     if n_train < 39 << cfg.pq.nbits:
         log.info("note: %d key frames train the %d-centroid PQ codebooks; %d or more give better ones "
                  "(a small collection is searched exactly anyway)", n_train, 1 << cfg.pq.nbits, 39 << cfg.pq.nbits)
-    sample_dir = staging / "pq_sample"
+    sample_dir = staging / SAMPLE_DIR
     df = spark.read.parquet(str(whitened_dir)).orderBy("kf_id").limit(cfg.sample)
     df.coalesce(1).write.mode("overwrite").parquet(str(sample_dir))
     sample_file = next(sample_dir.glob("*.parquet"))

@@ -18,27 +18,10 @@ import pyarrow as pa
 
 from ..errors import VidseekError
 from ..inputs import is_image_path
-from ..store.layout import stable_id
-from ..store.schemas import EXTRACT_SCHEMA, PAIR_SCHEMA, SAMPLE_SCHEMA, WHITENED_SCHEMA, WRITTEN_SCHEMA, codes_schema, vectors_from_column
+from ..store.layout import keyframe_id, stable_id
+from ..store.codes import CodeRows, write_codes_part
+from ..store.schemas import EXTRACT_SCHEMA, PAIR_SCHEMA, SAMPLE_SCHEMA, WHITENED_SCHEMA, WRITTEN_SCHEMA, vectors_from_column
 
-
-
-def write_part(table: pa.Table, folder: str, name: str) -> str:
-    """Write one Parquet part file atomically (temporary name, then rename) into ``folder``.
-
-    ``folder`` is a local path or any URI pyarrow's filesystems understand (hdfs://, s3://...).
-    A retried task overwrites its own part: names come from the partition id, not the attempt.
-    """
-    import pyarrow.fs as pafs
-    import pyarrow.parquet as pq_io
-
-    fs, root = pafs.FileSystem.from_uri(folder) if "://" in folder else (pafs.LocalFileSystem(), folder)
-    fs.create_dir(root, recursive=True)
-    final = f"{root.rstrip('/')}/{name}"
-    tmp = f"{root.rstrip('/')}/.{name}.tmp"
-    pq_io.write_table(table, tmp, filesystem=fs, compression="zstd")
-    fs.move(tmp, final)
-    return final
 
 
 def _set_threads(n: int) -> None:
@@ -156,7 +139,7 @@ def _keyframe_batch(path: str, video_id: int, kind: str, kfs: list, vectors: np.
             "error": [None] * n,
             "duration": [None] * n,
             "frames": [None] * n,
-            "kf_id": [stable_id(path, k.frame) for k in kfs],
+            "kf_id": [keyframe_id(path, k.frame) for k in kfs],
             "frame": [k.frame for k in kfs],
             "time": [round(k.time, 6) for k in kfs],
             "shot": [k.shot for k in kfs],
@@ -268,7 +251,7 @@ def sample_partition(params_json: str):
 
 
 def whiten_partition(params_json: str):
-    """mapInArrow function: extracted rows -> (kf_id, video_id, whitened float32 vector bytes)."""
+    """mapInArrow function: extracted rows -> (kf_id, video_id, frame, time, whitened float32 vector bytes)."""
     params = json.loads(params_json)
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -281,8 +264,8 @@ def whiten_partition(params_json: str):
             pwa = np.frombuffer(b"".join(batch.column("pwa").to_pylist()), dtype=np.float16).reshape(-1, dim)
             vec = model.whiten(pwa.astype(np.float32))
             yield pa.RecordBatch.from_pydict(
-                {"kf_id": batch.column("kf_id"), "video_id": batch.column("video_id"),
-                 "vec": [v.tobytes() for v in vec]},
+                {"kf_id": batch.column("kf_id"), "video_id": batch.column("video_id"), "frame": batch.column("frame"),
+                 "time": batch.column("time"), "vec": [v.tobytes() for v in vec]},
                 schema=WHITENED_SCHEMA,
             )
 
@@ -338,9 +321,9 @@ def _pq(path: str, stamp: float):
 
 
 def encode_partition(params_json: str):
-    """mapInArrow function: whitened rows -> a codes part file written by this task.
+    """mapInArrow function: whitened rows (with their inverted ``list`` in an inverted-file index) -> one codes
+    part and its vectors file, written by this task (:func:`vidseek.store.codes.write_codes_part`).
 
-    Codes are m-byte fixed-size binary; ``vector`` keeps the whitened vector as float16 for re-ranking.
     Yields one (file, rows) row per part written.
     """
     params = json.loads(params_json)
@@ -351,26 +334,49 @@ def encode_partition(params_json: str):
         _set_threads(1)
         pq_path = Path(params["pq_path"])
         pq = _pq(str(pq_path), pq_path.stat().st_mtime)
-        schema = codes_schema(pq.m)
-        out = []
+        got = [b for b in batches if b.num_rows]
+        if not got:
+            return
+        table = pa.Table.from_batches(got)
+        vec = vectors_from_column(table.column("vec"), pq.d)
+        rows = CodeRows(table.column("kf_id").to_numpy(), table.column("video_id").to_numpy(),
+                        table.column("frame").to_numpy(), table.column("time").to_numpy(), pq.encode(vec), vec,
+                        table.column("list").to_numpy() if "list" in table.column_names else None)
+        part = TaskContext.get().partitionId()
+        name, n = write_codes_part(params["out_dir"], params["vectors_dir"], f"part-{part:05d}", rows)
+        yield pa.RecordBatch.from_pydict({"file": [name], "rows": [n]}, schema=WRITTEN_SCHEMA)
+
+    return run
+
+
+def assign_partition(params_json: str):
+    """mapInArrow function: whitened rows -> the same rows with their inverted ``list`` (nearest coarse centroid)."""
+    params = json.loads(params_json)
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from ..store.model_files import load_ivf
+
+        _set_threads(1)
+        coarse = load_ivf(params["ivf_path"])
         for batch in batches:
             if batch.num_rows == 0:
                 continue
-            vec = vectors_from_column(batch.column("vec"), pq.d)
-            codes = np.ascontiguousarray(pq.encode(vec))
-            out.append(pa.RecordBatch.from_arrays(
-                [batch.column("kf_id"), batch.column("video_id"),
-                 pa.FixedSizeBinaryArray.from_buffers(pa.binary(pq.m), len(codes), [None, pa.py_buffer(codes.tobytes())]),
-                 pa.array([v.tobytes() for v in vec.astype(np.float16)], pa.binary())],
-                schema=schema,
-            ))
-        if out:
-            part = TaskContext.get().partitionId()
-            table = pa.Table.from_batches(out, schema=schema).sort_by("kf_id")
-            name = write_part(table, params["out_dir"], f"part-{part:05d}.parquet")
-            yield pa.RecordBatch.from_pydict({"file": [name], "rows": [table.num_rows]}, schema=WRITTEN_SCHEMA)
+            vec = vectors_from_column(batch.column("vec"), coarse.d)
+            yield batch.append_column("list", pa.array(coarse.assign(vec), pa.int32()))
 
     return run
+
+
+def train_coarse_task(params_json: str) -> bytes:
+    """Spark task: the coarse quantiser's k-means on the training sample (read here, from Parquet)."""
+    import pyarrow.parquet as pq_io
+
+    from ..quantize.ivf import train_coarse
+
+    params = json.loads(params_json)
+    _set_threads(1)
+    x = vectors_from_column(pq_io.read_table(params["sample_path"], columns=["vec"]).column("vec"), int(params["d"]))
+    return train_coarse(x, int(params["nlist"]), int(params["niter"]), int(params["seed"]), threads=1).tobytes()
 
 
 def train_subspace(j: int, params_json: str) -> tuple[int, bytes]:

@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image, ImageEnhance
 
 from ..quantize.pq import PQConfig, ProductQuantizer
-from ..search.adc import ADCSearcher
+from ..search.engines import FlatEngine
 
 
 def picture_views(path: str | Path, n: int, rng: np.random.Generator, side: int = 384) -> list[np.ndarray]:
@@ -64,23 +64,16 @@ def add_distractors(index, vectors: np.ndarray, per_video: int = 20) -> None:
     first_vid = int(max(index.video_paths, default=0)) + 1
     vids = first_vid + np.arange(n) // per_video
     for v in np.unique(vids).tolist():
-        index.video_paths[v] = f"distractor://{v}"
-        index.video_durations[v] = float(per_video)
-        index._fps[v] = 1.0
-    index.codes = np.concatenate([index.codes, index.pq.encode(vectors)])
-    index.vectors = np.concatenate([index.vectors, vectors.astype(np.float16)])
-    index.kf_ids = np.concatenate([index.kf_ids, -1 - np.arange(n)])
-    index.kf_video = np.concatenate([index.kf_video, vids])
-    index.kf_time = np.concatenate([index.kf_time, (np.arange(n) % per_video).astype(np.float64)])
-    index.kf_frame = np.concatenate([index.kf_frame, np.arange(n) % per_video])
-    index.adc = ADCSearcher(index.codes, index.pq)
-    index.refresh_background()
+        index.table.add_video(v, f"distractor://{v}", float(per_video), 1.0)
+    index.add_rows(vectors, vids, (np.arange(n) % per_video).astype(np.float64), np.arange(n) % per_video)
 
 
 def requantise(index, m: int, train_rows: int | None = None, seed: int = 1234) -> None:
-    """Retrain the index's PQ with ``m`` sub-vectors on its real key frames and re-encode every code."""
-    real = index.vectors[: train_rows or len(index.vectors)].astype(np.float32)
+    """Retrain the index's PQ with ``m`` sub-vectors on its real key frames and re-encode every code (an index
+    searched exhaustively: the codes replace the engine's)."""
+    rows = index.table.live_rows()
+    vectors = index.table.vectors(rows).astype(np.float32)
+    real = vectors[: train_rows or len(vectors)]
     pq = ProductQuantizer(index.pq.d, PQConfig(m=m, seed=seed)).train(real, threads=1)
     index.pq = pq
-    index.codes = pq.encode(index.vectors.astype(np.float32))
-    index.adc = ADCSearcher(index.codes, pq)
+    index.engine = FlatEngine(pq, [(rows, None, pq.encode(vectors))], index.table.video >= 0)

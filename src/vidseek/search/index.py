@@ -26,15 +26,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 
-from ..errors import StoreError
+from ..quantize.ivf import DEFAULT_NPROBE
 from ..store.layout import read_manifest
-from ..store.model_files import PQ_FILE, load_model, load_pq
-from ..store.reader import read_dataset, read_table
-from .adc import ADCSearcher
+from ..store.model_files import IVF_FILE, PQ_FILE, load_ivf, load_model, load_pq
+from ..store.reader import read_table
+from .engines import FlatEngine, IVFEngine
 from .query import Query, read_query
 from .scoring import DEFAULT_MIN_SCORE, Background, ScoreConfig, normalise
+from .table import load_keyframes
 
 DEFAULT_REFINE = 256
 CLIP_TOLERANCE = 2.5  # seconds: query frames agree on a clip offset within this
@@ -68,10 +68,11 @@ class PreparedQuery:
 
 
 class Index:
-    """A read-only, in-memory view of one index generation."""
+    """A read-only view of one index generation: codes in a search engine (flat or inverted file, see
+    :mod:`.engines`), per key frame a few bytes (:mod:`.table`), vectors memory-mapped."""
 
     def __init__(self, path: Path, device: str = "auto", weights: str | None = None,
-                 score_config: ScoreConfig = ScoreConfig()):
+                 score_config: ScoreConfig = ScoreConfig(), nprobe: int | None = None, parts: list[int] | None = None):
         self.path = path
         self.score_config = score_config
         self.manifest = read_manifest(path)
@@ -81,71 +82,76 @@ class Index:
         self._model = None
         self._model_lock = threading.Lock()
         self.pq = load_pq(self.model_dir / PQ_FILE)
-        self._load_tables()
-        self.adc = ADCSearcher(self.codes, self.pq)
+        self.coarse = load_ivf(self.model_dir / IVF_FILE)
+        self.table, found = load_keyframes(path, self.manifest, self.pq.d, self.pq.m, parts)
+        live = self.table.video >= 0
+        if self.coarse is not None:
+            self.engine = IVFEngine(self.pq, self.coarse, found, live, nprobe or DEFAULT_NPROBE)
+        else:
+            self.engine = FlatEngine(self.pq, found, live)
+        self._own_rows = None if parts is None else np.concatenate([f[0] for f in found] + [np.zeros(0, np.int64)])
+        self._n_live = int(np.count_nonzero(live))
+        self.refresh_background()
 
     @classmethod
     def open(cls, path: str | os.PathLike, device: str = "auto", weights: str | None = None,
-             score_config: ScoreConfig = ScoreConfig()) -> Index:
-        return cls(Path(path).absolute(), device=device, weights=weights, score_config=score_config)
+             score_config: ScoreConfig = ScoreConfig(), nprobe: int | None = None, parts: list[int] | None = None) -> Index:
+        """Open the index at ``path``; ``nprobe``: inverted lists scanned per query vector (inverted-file
+        indexes; default :data:`vidseek.quantize.ivf.DEFAULT_NPROBE`).  ``parts``: a shard of a sharded search
+        (:mod:`vidseek.engine.sharded_search`): only these codes parts (numbers in manifest order) are searched;
+        every key frame's place and vector stay known, so scores are those of the whole index."""
+        return cls(Path(path).absolute(), device=device, weights=weights, score_config=score_config, nprobe=nprobe,
+                   parts=parts)
 
-    # -- loading ---------------------------------------------------------------------------
-    def _load_tables(self) -> None:
-        man, index = self.manifest, self.path
-        vids = read_dataset(index, man, "videos", ["video_id", "path", "status", "duration"], live=True)
-        self.video_paths: dict[int, str] = {}
-        self.video_durations: dict[int, float] = {}
-        if vids is not None:
-            for vid, p, st, dur in zip(*(vids.column(c).to_pylist() for c in ("video_id", "path", "status", "duration"))):
-                if st == "ok":
-                    self.video_paths[vid] = p
-                    self.video_durations[vid] = dur or 0.0
-        codes, vectors, kf_ids, video_ids = [], [], [], []
-        for rel in man.files["codes"]:
-            t = read_table(index, rel, ["kf_id", "video_id", "code", "vector"])
-            keep = np.isin(t.column("video_id").to_numpy(), np.fromiter(self.video_paths, np.int64, len(self.video_paths)))
-            if not keep.all():
-                t = t.filter(pa.array(keep))
-            if t.num_rows == 0:
-                continue
-            code_col = t.column("code").combine_chunks()
-            width = code_col.type.byte_width
-            if width != self.pq.m:
-                raise StoreError(index / rel, f"codes are {width} bytes but the codebook has m={self.pq.m}")
-            codes.append(np.frombuffer(code_col.buffers()[1], dtype=np.uint8, count=len(code_col) * width,
-                                       offset=code_col.offset * width).reshape(-1, width))
-            vectors.append(_fixed_vectors(t.column("vector"), self.pq.d, index / rel))
-            kf_ids.append(t.column("kf_id").to_numpy())
-            video_ids.append(t.column("video_id").to_numpy())
-        self.codes = np.concatenate(codes) if codes else np.zeros((0, self.pq.m), np.uint8)
-        self.vectors = np.concatenate(vectors) if vectors else np.zeros((0, self.pq.d), np.float16)
-        self.kf_ids = np.concatenate(kf_ids) if kf_ids else np.zeros(0, np.int64)
-        self.kf_video = np.concatenate(video_ids) if video_ids else np.zeros(0, np.int64)
-        tables = [read_table(index, rel, ["kf_id", "frame", "time"]) for rel in man.files["keyframes"]]
-        ids, frames, times = (np.concatenate([t.column(c).to_numpy() for t in tables]) if tables else np.zeros(0)
-                              for c in ("kf_id", "frame", "time"))
-        order = np.argsort(ids, kind="stable")
-        pos = np.searchsorted(ids[order], self.kf_ids)
-        found = pos < len(ids)
-        found[found] = ids[order][pos[found]] == self.kf_ids[found]
-        if not found.all():
-            missing = int(self.kf_ids[~found][0])
-            raise StoreError(index, f"key frame {missing} has a code but no key-frame row (index is inconsistent)")
-        self.kf_frame = frames[order][pos].astype(np.int64)
-        self.kf_time = times[order][pos].astype(np.float64)
-        self._fps = _frame_rates(self.kf_video, self.kf_time, self.kf_frame)
+    # -- key frames ------------------------------------------------------------------------
+    @property
+    def video_paths(self) -> dict[int, str]:
+        return self.table.paths
+
+    @property
+    def video_durations(self) -> dict[int, float]:
+        return self.table.durations
+
+    @property
+    def kf_video(self) -> np.ndarray:
+        """Video id of every row (-1: removed); reads all rows: for small indexes and tests."""
+        v = self.table.video
+        return np.where(v >= 0, self.table.video_ids[np.maximum(v, 0)] if len(self.table.video_ids) else -1, -1)
+
+    @property
+    def vectors(self) -> np.ndarray:
+        """The float16 vector of every row; reads all of them: for small indexes and tests."""
+        return self.table.vectors(np.arange(len(self.table)))
+
+    def add_rows(self, vectors: np.ndarray, video_ids: np.ndarray, times: np.ndarray, frames: np.ndarray) -> None:
+        """Make more key frames searchable in this process only (benchmarks' distractors; their videos must
+        have been added with ``self.table.add_video``): encoded with the index's PQ, held in memory."""
+        vectors = np.asarray(vectors, np.float32)
+        rows = self.table.append(video_ids, times, frames, vectors.astype(np.float16))
+        self._n_live = int(np.count_nonzero(self.table.video >= 0))
+        codes = self.pq.encode(vectors)
+        if isinstance(self.engine, IVFEngine):
+            self.engine._add(self.coarse.assign(vectors), codes, rows)
+        else:
+            self.engine = FlatEngine(self.pq, [(self.engine.rows, None, self.engine.codes), (rows, None, codes)],
+                                     self.table.video >= 0)
         self.refresh_background()
 
     def refresh_background(self) -> None:
         """(Re)draw the background sample the scores are normalised against (see :mod:`.scoring`)."""
-        self.background = Background(self.vectors, self.kf_video, self.score_config)
-        self._levels = np.full(len(self.vectors), np.nan, dtype=np.float32)  # key frames' levels, found lazily
+        live = self.table.live_rows()
+        rows = live
+        if len(live) > self.score_config.sample:
+            rng = np.random.default_rng(self.score_config.seed)
+            rows = live[np.sort(rng.choice(len(live), self.score_config.sample, replace=False))]
+        self.background = Background(self.table.vectors(rows), self.table.video[rows], self.score_config)
+        self._levels = np.full(len(self.table), np.nan, dtype=np.float16)  # key frames' levels, found lazily
 
     def _row_levels(self, rows: np.ndarray) -> np.ndarray:
         todo = rows[np.isnan(self._levels[rows])]
         if len(todo):
-            self._levels[todo] = self.background.key_frame_levels(self.vectors[todo], self.kf_video[todo])
-        return self._levels[rows]
+            self._levels[todo] = self.background.key_frame_levels(self.table.vectors(todo), self.table.video[todo])
+        return self._levels[rows].astype(np.float32)
 
     @property
     def model(self):
@@ -157,11 +163,20 @@ class Index:
         return self._model
 
     def __len__(self) -> int:
-        return len(self.codes)
+        """Searchable key frames (of the whole index, also in a shard)."""
+        return self._n_live
+
 
     def stats(self) -> dict:
         return {"videos": len(self.video_paths), "keyframes": len(self), "generation": self.manifest.generation,
-                "bytes": self.manifest.counts.get("bytes", 0), "dim": self.pq.d, "pq_m": self.pq.m}
+                "bytes": self.manifest.counts.get("bytes", 0), "dim": self.pq.d, "pq_m": self.pq.m,
+                "engine": self.engine.kind, "nlist": self.coarse.nlist if self.coarse is not None else 0}
+
+    def resident_bytes(self) -> int:
+        """Memory held per key frame (engine, table, level cache; vectors only where not memory-mapped)."""
+        t = self.table
+        return (self.engine.resident_bytes() + t.video.nbytes + t.time.nbytes + t.frame.nbytes + self._levels.nbytes
+                + t.vector_bytes_resident())
 
     # -- query embedding -------------------------------------------------------------------
     def embed_images(self, images: list[np.ndarray], flip: bool = True, regions: bool = True) -> np.ndarray:
@@ -194,50 +209,74 @@ class Index:
         return read_query(query)
 
     # -- ranking ---------------------------------------------------------------------------
-    def _pq_scores(self, rows: np.ndarray, qvecs: np.ndarray) -> np.ndarray:
-        """(len(rows), variants) cosine similarities from the PQ codes (unit vectors: 1 - d^2 / 2)."""
-        tables = self.pq.distance_tables(qvecs)  # (V, m, k)
-        d = tables[:, np.arange(self.pq.m)[None, :], self.codes[rows]].sum(axis=-1)  # (V, R)
-        return (1.0 - d / 2.0).T
-
     def candidates(self, qvecs: np.ndarray, r: int, rerank: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        """Best key frames of one query frame (``qvecs``: its variants) as (rows, scores), best first.
+        """Best key frames of one query frame (``qvecs``: its variants) as (rows, scores), best first."""
+        return self.candidates_batch(np.atleast_2d(np.asarray(qvecs, np.float32))[None], r, rerank)[0]
+
+    def candidates_batch(self, qvecs: np.ndarray, r: int, rerank: bool = True) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Best key frames of each query frame (``qvecs``: (frames, variants, d)), one engine call for all.
 
         The top ``r`` of each variant by ADC are re-scored exactly with the stored vectors (``rerank``; an
         index no larger than ``r`` is scored exactly throughout) or by their PQ distances; each variant's
         scores are normalised by its own background level (:mod:`.scoring`) and a row keeps its best.
         """
-        qvecs = np.atleast_2d(np.asarray(qvecs, dtype=np.float32))
+        out = []
+        for rows, scores, _, _ in self.scored_candidates(qvecs, r, rerank):
+            order = np.argsort(-scores, kind="stable")
+            out.append((rows[order], scores[order]))
+        return out
+
+    def scored_candidates(self, qvecs: np.ndarray, r: int, rerank: bool = True) -> list[tuple]:
+        """Per query frame: (rows, their scores, ADC distances (variants, r), ADC rows (variants, r)), rows in
+        ascending order; the distances are None where the index is scored exactly (r >= its size).  A shard
+        answers this for its codes; merged, the shards' answers are the whole index's."""
+        qvecs = np.asarray(qvecs, dtype=np.float32)
+        f, v, d = qvecs.shape
         n = len(self)
-        r = min(max(r, 1), n)
+        r = min(max(r, 1), max(n, 1))
+        levels = self.background.levels(qvecs.reshape(-1, d)).reshape(f, v)
         if rerank and r >= n:  # small index: exact scores of everything
-            rows = np.arange(n)
-            raw = self.vectors.astype(np.float32) @ qvecs.T
-        else:
-            _, ids = self.adc.search(qvecs, r)
-            rows = np.unique(ids[ids >= 0])
-            raw = self.vectors[rows].astype(np.float32) @ qvecs.T if rerank else self._pq_scores(rows, qvecs)
-        scores = normalise(raw, self.background.levels(qvecs), self._row_levels(rows))
-        order = np.argsort(-scores, kind="stable")
-        return rows[order], scores[order]
+            rows = self._own_rows[self.table.video[self._own_rows] >= 0] if self._own_rows is not None else self.table.live_rows()
+            vecs = self.table.vectors(rows).astype(np.float32)
+            return [(rows, normalise(vecs @ q.T, lev, self._row_levels(rows)), None, None) for q, lev in zip(qvecs, levels)]
+        dist, ids = self.engine.search(qvecs.reshape(-1, d), r)
+        dist, ids = dist.reshape(f, v, -1), ids.reshape(f, v, -1)
+        return [self.score_rows(q, lev, dd, ii, rerank) + (dd, ii) for q, lev, dd, ii in zip(qvecs, levels, dist, ids)]
+
+    def score_rows(self, q: np.ndarray, level: np.ndarray, dist: np.ndarray, ids: np.ndarray,
+                   rerank: bool) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, scores) of the rows in ``ids`` for the query frame's variants ``q`` (levels ``level``)."""
+        rows, raw = self._raw(dist, ids, q, rerank)
+        return rows, normalise(raw, level, self._row_levels(rows))
+
+    def _raw(self, dist: np.ndarray, ids: np.ndarray, q: np.ndarray, rerank: bool) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, (rows, variants) similarities) of one query frame's ADC results: exact (stored vectors) or
+        from the ADC distances (unit vectors: 1 - d^2 / 2; -inf for a variant that did not return the row)."""
+        rows, inverse = np.unique(ids, return_inverse=True)
+        valid = rows >= 0
+        if rerank:
+            return rows[valid], self.table.vectors(rows[valid]).astype(np.float32) @ q.T
+        raw = np.full((len(rows), len(q)), -np.inf, np.float32)
+        raw[inverse.reshape(ids.shape), np.arange(len(q))[:, None]] = 1.0 - dist / 2.0
+        return rows[valid], raw[valid]
 
     def _hit(self, row: int, score: float, time: float | None = None) -> Hit:
-        vid = int(self.kf_video[row])
-        kt, kf = float(self.kf_time[row]), int(self.kf_frame[row])
+        vid = int(self.table.video_of(row))
+        kt, kf = round(float(self.table.time[row]), 6), int(self.table.frame[row])  # stored as float32
         t = kt if time is None else time
         frame = kf if time is None else self.frame_at(vid, t, row)
-        return Hit(self.video_paths[vid], float(score), t, frame, int(self.kf_ids[row]), vid, kt, kf)
+        return Hit(self.video_paths[vid], float(score), t, frame, self.table.keyframe_id(row), vid, kt, kf)
 
     def frame_at(self, vid: int, t: float, row: int) -> int:
-        """The frame number at ``t`` in a video, from the frame/time pairs of its key frames."""
-        fps = self._fps.get(vid, 25.0)
-        return max(0, int(round(self.kf_frame[row] + (t - self.kf_time[row]) * fps)))
+        """The frame number at ``t`` in a video, from a key frame's frame/time and the video's frame rate."""
+        fps = self.table.fps.get(vid, 25.0)
+        return max(0, int(round(int(self.table.frame[row]) + (t - float(self.table.time[row])) * fps)))
 
     def _group(self, rows: np.ndarray, scores: np.ndarray, k: int) -> list[Hit]:
         hits: list[Hit] = []
         seen: set[int] = set()
-        for row, score in zip(rows.tolist(), scores.tolist()):
-            vid = int(self.kf_video[row])
+        vids = self.table.video[rows]
+        for row, vid, score in zip(rows.tolist(), vids.tolist(), scores.tolist()):
             if vid in seen:
                 continue
             seen.add(vid)
@@ -246,7 +285,12 @@ class Index:
                 break
         return hits
 
-    def search_image_vectors(self, qvecs: np.ndarray, k: int = 10, refine: int = DEFAULT_REFINE) -> list[Hit]:
+    def search_image_vectors(self, qvecs: np.ndarray, k: int = 10, refine: int = DEFAULT_REFINE,
+                             found: tuple[np.ndarray, np.ndarray] | None = None) -> list[Hit]:
+        """Results of one picture's variants; ``found``: its candidates (rows, scores) found already (a sharded
+        search), else searched here, with more candidates while they hold fewer than ``k`` videos."""
+        if found is not None:
+            return self._group(*found, k)
         r = max(refine, 10 * k)
         while True:
             rows, scores = self.candidates(qvecs, r, rerank=refine > 0)
@@ -256,15 +300,16 @@ class Index:
             r *= 4
 
     def search_clip_vectors(self, qvecs: np.ndarray, times: list[float], k: int = 10,
-                            refine: int = DEFAULT_REFINE) -> list[Hit]:
+                            refine: int = DEFAULT_REFINE, found: list | None = None) -> list[Hit]:
         """Temporal aggregation: per video, the clip offset most query frames agree on."""
-        per_video: dict[int, list[tuple[int, float, float, int]]] = {}  # vid -> (query i, offset, score, row)
+        per_video: dict[int, list[tuple[int, float, float, int]]] = {}  # video -> (query i, offset, score, row)
         r = max(refine, 10 * k)
-        for i, (qv, t) in enumerate(zip(qvecs, times)):
-            rows, scores = self.candidates(qv, r, rerank=refine > 0)
-            for row, score in zip(rows[:r].tolist(), scores[:r].tolist()):
-                vid = int(self.kf_video[row])
-                per_video.setdefault(vid, []).append((i, float(self.kf_time[row]) - t, float(score), row))
+        found = found if found is not None else self.candidates_batch(qvecs, r, rerank=refine > 0)
+        for i, ((rows, scores), t) in enumerate(zip(found, times)):
+            rows, scores = rows[:r], scores[:r]
+            for row, vid, kt, score in zip(rows.tolist(), self.table.video[rows].tolist(),
+                                           self.table.time[rows].tolist(), scores.tolist()):
+                per_video.setdefault(vid, []).append((i, kt - t, float(score), row))
         return sorted((self._clip_hit(vid, m, len(times)) for vid, m in per_video.items()),
                       key=lambda h: -h.score)[:k]
 
@@ -282,18 +327,20 @@ class Index:
         total, chosen = best
         top = max(chosen.values())
         offset = float(np.median([c[1] for c in chosen.values()]))
-        offset = min(max(offset, 0.0), max(self.video_durations.get(vid, 0.0), 0.0))
+        duration = self.video_durations.get(int(self.table.video_ids[vid]), 0.0)
+        offset = min(max(offset, 0.0), max(duration, 0.0))
         return self._hit(top[2], total, time=offset)
 
     def rank(self, prepared: PreparedQuery, k: int = 10, refine: int = DEFAULT_REFINE,
-             min_score: float | None = DEFAULT_MIN_SCORE) -> list[Hit]:
-        """Results of a prepared query: best video first, one entry per video, none below ``min_score``."""
+             min_score: float | None = DEFAULT_MIN_SCORE, found: list | None = None) -> list[Hit]:
+        """Results of a prepared query: best video first, one entry per video, none below ``min_score``;
+        ``found``: per query frame its candidates (rows, scores, best first), when found elsewhere."""
         if len(self) == 0:
             return []
         if prepared.kind == "image":
-            hits = self.search_image_vectors(prepared.vectors[0], k, refine)
+            hits = self.search_image_vectors(prepared.vectors[0], k, refine, found[0] if found else None)
         else:
-            hits = self.search_clip_vectors(prepared.vectors, prepared.times, k, refine)
+            hits = self.search_clip_vectors(prepared.vectors, prepared.times, k, refine, found)
         return hits if min_score is None else [h for h in hits if h.score >= min_score]
 
     def search(self, query: Query, k: int = 10, refine: int = DEFAULT_REFINE, flip: bool = True,
@@ -315,13 +362,11 @@ class Index:
 
     # -- thumbnails (for the web page) -----------------------------------------------------
     def thumbnail(self, kf_id: int) -> bytes:
-        if not (self.kf_ids == kf_id).any():
-            raise KeyError(kf_id)
+        """The JPEG thumbnail of a key frame of a searchable video (KeyError otherwise)."""
         for rel in self.manifest.files["keyframes"]:
-            t = read_table(self.path, rel, ["kf_id", "thumb"])
-            ids = t.column("kf_id").to_numpy()
-            pos = np.nonzero(ids == kf_id)[0]
-            if len(pos):
+            t = read_table(self.path, rel, ["kf_id", "video_id", "thumb"])
+            pos = np.flatnonzero(t.column("kf_id").to_numpy() == kf_id)
+            if len(pos) and int(t.column("video_id")[int(pos[0])].as_py()) in self.video_paths:
                 return t.column("thumb")[int(pos[0])].as_py()
         raise KeyError(kf_id)
 
@@ -336,30 +381,6 @@ def _views(image: np.ndarray, region: np.ndarray | None, flip: bool, clip: bool)
     if not flip:
         return [image, region]
     return [image, region, mirror(region)] if clip else [image, mirror(image), region]
-
-
-def _fixed_vectors(col: pa.ChunkedArray, d: int, where: Path) -> np.ndarray:
-    """(n, d) float16 view of a binary column whose every value is one vector (no Python object per row)."""
-    col = col.combine_chunks()
-    if len(col) == 0:
-        return np.zeros((0, d), np.float16)
-    width = np.int64 if pa.types.is_large_binary(col.type) else np.int32
-    offsets = np.frombuffer(col.buffers()[1], dtype=width, count=len(col) + 1, offset=col.offset * np.dtype(width).itemsize)
-    if (np.diff(offsets) != 2 * d).any():
-        raise StoreError(where, f"a stored vector is not {d} float16 values")
-    data = np.frombuffer(col.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
-    return data.view(np.float16).reshape(-1, d)
-
-
-def _frame_rates(videos: np.ndarray, times: np.ndarray, frames: np.ndarray) -> dict[int, float]:
-    """Frames per second of each video, from its first and last key frames (25 when it has one)."""
-    out: dict[int, float] = {}
-    for vid in np.unique(videos).tolist():
-        sel = videos == vid
-        t, f = times[sel], frames[sel]
-        i, j = int(np.argmin(t)), int(np.argmax(t))
-        out[vid] = float((f[j] - f[i]) / (t[j] - t[i])) if t[j] - t[i] > 0.5 and f[j] > f[i] else 25.0
-    return out
 
 
 def hits_json(query: str, hits: list[Hit]) -> dict:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+import numpy as np
 from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -49,6 +50,7 @@ class ServeConfig:
     device: str = "auto"
     default_k: int = 10
     max_k: int = 100
+    nprobe: int | None = None  # inverted lists per query picture (inverted-file index; None: the default)
 
 
 def _parse_id(raw: str) -> int:
@@ -59,14 +61,14 @@ def _parse_id(raw: str) -> int:
 
 
 def create_app(config: ServeConfig) -> FastAPI:
-    index = Index.open(config.index, device=config.device)
+    index = Index.open(config.index, device=config.device, nprobe=config.nprobe)
     index.model  # load the network now, not on the first request
     pool = ThreadPoolExecutor(max_workers=max(1, config.workers), thread_name_prefix="vidseek-search")
     limit = int(config.max_upload_mb * 1024 * 1024)
     videos = sorted(index.video_paths.items(), key=lambda kv: kv[1])
-    keyframes_per_video: dict[int, int] = {}
-    for vid in index.kf_video.tolist():
-        keyframes_per_video[vid] = keyframes_per_video.get(vid, 0) + 1
+    live = index.table.video[index.table.video >= 0]
+    counts = np.bincount(live, minlength=len(index.table.video_ids)).tolist()
+    keyframes_per_video = dict(zip(index.table.video_ids.tolist(), counts))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):

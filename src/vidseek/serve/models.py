@@ -18,6 +18,8 @@ class Stats(BaseModel):
     bytes: int = Field(description="size of the index on disk")
     dim: int = Field(description="descriptor dimension")
     pq_m: int = Field(description="bytes per PQ code")
+    engine: str = Field(description="'flat' (every code scanned) or 'ivf' (inverted file)")
+    nlist: int = Field(description="inverted lists (0: flat)")
     backbone: str
     image_size: int
     max_upload_mb: float

@@ -16,11 +16,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq_io
 
-from .layout import DATASETS, IndexLock, Manifest, checksum_files, parquet_files, read_manifest, write_manifest
-from .model_files import FEATURES_FILE, PQ_FILE, WHITENING_FILE
+from .codes import compact_codes_part
+from .layout import DATASETS, IndexLock, Manifest, checksum_files, generation_files, read_manifest, write_manifest
+from .model_files import FEATURES_FILE, IVF_FILE, PQ_FILE, WHITENING_FILE
 from .reader import indexed_paths, read_dataset
 
-MODEL_FILES = (FEATURES_FILE, WHITENING_FILE, "whitening.json", PQ_FILE, "pq.json")
+MODEL_FILES = (FEATURES_FILE, WHITENING_FILE, "whitening.json", PQ_FILE, "pq.json", IVF_FILE, "ivf.json")
 
 
 def commit(index: Path, old: Manifest | None, gen: int, model_rel: str, new_files: dict[str, list[str]],
@@ -59,8 +60,9 @@ def collect_garbage(index: Path, man: Manifest, keep_previous: bool = True) -> N
     ago can still read its files; ``vidseek compact`` (an explicit request for space) drops it too.
     """
     keep_gens = {man.generation, man.generation - 1} if keep_previous else {man.generation}
-    referenced = {Path(r).parts[1] for d in DATASETS for r in man.files[d]} | {Path(man.model_dir).name}
-    for folder in ("videos", "keyframes", "codes", "model"):
+    referenced = {(Path(r).parts[0], Path(r).parts[1]) for d in DATASETS for r in man.files[d]}
+    referenced.add(("model", Path(man.model_dir).name))
+    for folder in (*DATASETS, "model"):
         root = index / folder
         if not root.is_dir():
             continue
@@ -71,7 +73,7 @@ def collect_garbage(index: Path, man: Manifest, keep_previous: bool = True) -> N
                 num = int(g.name[4:])
             except ValueError:
                 continue
-            if g.name not in referenced and num not in keep_gens:
+            if (folder, g.name) not in referenced and num not in keep_gens:
                 shutil.rmtree(g, ignore_errors=True)
 
 
@@ -103,22 +105,25 @@ def remove_from_index(paths: list[str], index: str | os.PathLike) -> tuple[list[
 
 
 def compact_index(index: str | os.PathLike) -> dict[str, int]:
-    """Rewrite the datasets without removed videos into one new generation; reclaim their space."""
+    """Rewrite the datasets without removed videos into one new generation; reclaim their space.
+
+    Codes are rewritten part by part with their vectors (an inverted file keeps its list ranges per part)."""
     index = Path(index).absolute()
     with IndexLock(index):
         man = read_manifest(index)
         before = man.counts.get("bytes", 0)
         gen = man.generation + 1
-        new_files: dict[str, list[str]] = {}
         for d in DATASETS:
+            shutil.rmtree(index / d / f"gen={gen}", ignore_errors=True)
+        for d in ("videos", "keyframes"):
             table = read_dataset(index, man, d, live=True)
-            out = index / d / f"gen={gen}"
-            shutil.rmtree(out, ignore_errors=True)
-            out.mkdir(parents=True)
+            (index / d / f"gen={gen}").mkdir(parents=True)
             if table is not None:
-                pq_io.write_table(table, out / "part-00000.parquet", compression="zstd")
-            new_files[d] = parquet_files(index, f"{d}/gen={gen}")
-        man = commit(index, None, gen, man.model_dir, new_files, keep_old=False, params=man.params, removed=[])
+                pq_io.write_table(table, index / d / f"gen={gen}" / "part-00000.parquet", compression="zstd")
+        for i, rel in enumerate(man.files["codes"]):  # parts of several generations: renumbered
+            compact_codes_part(index, man, rel, gen, f"part-{i:05d}")
+        man = commit(index, None, gen, man.model_dir, generation_files(index, gen), keep_old=False,
+                     params=man.params, removed=[])
         collect_garbage(index, man, keep_previous=False)
     return {"bytes_before": before, "bytes_after": man.counts["bytes"]}
 

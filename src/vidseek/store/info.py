@@ -41,7 +41,30 @@ def index_info(index: str | os.PathLike) -> dict:
             "versions": features.get("versions", {}),
         },
         "params": man.params,
+        "search": search_info(index, man),
     }
+
+
+def search_info(index: Path, man) -> dict:
+    """How the index is searched and the memory an opened index holds for its key frames (an estimate:
+    :func:`resident_estimate`; the model and a fixed background sample come on top)."""
+    from .codes import VECTORS
+
+    ivf = _json(index / man.model_dir / "ivf.json") if (index / man.model_dir / "ivf.json").exists() else None
+    pq = _json(index / man.model_dir / "pq.json")
+    n = int(man.counts.get("keyframes", 0))
+    in_memory = not man.files.get(VECTORS) and n > 0  # an index from before vectors files
+    per = resident_estimate(pq["m"], ivf is not None, pq["d"] if in_memory else 0)
+    return {"engine": "ivf" if ivf else "flat", "nlist": ivf["nlist"] if ivf else 0, "resident_bytes_per_keyframe": per,
+            "resident_bytes": per * n + (ivf["nlist"] * ivf["d"] * 4 if ivf else 0), "vectors": "memory-mapped"
+            if not in_memory else "in memory"}
+
+
+def resident_estimate(m: int, ivf: bool, d_in_memory: int = 0) -> int:
+    """Bytes per key frame of an opened index: the engine's codes and 8-byte row numbers (a flat index's
+    exhaustive scanner and faiss.IndexPQ each hold the codes), 12 bytes of video/time/frame, 2 of cached score
+    level, and float16 vectors only where they are not memory-mapped (``d_in_memory``)."""
+    return (m + 8 if ivf else 2 * m + 8) + 12 + 2 + 2 * d_in_memory
 
 
 def list_videos(index: str | os.PathLike) -> list[dict]:

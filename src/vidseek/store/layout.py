@@ -4,7 +4,8 @@
     IDX/model/gen=N/                  features.json, whitening.npz|json, pq.npz|json (the fitted model)
     IDX/videos/gen=N/part-*.parquet   one row per input file: id, path, kind, status, error, duration...
     IDX/keyframes/gen=N/part-*.parquet  one row per key frame: id, video_id, frame, time, shot, thumbnail
-    IDX/codes/gen=N/part-*.parquet    id, video_id, PQ code (fixed-size binary, m bytes), vector (float16 bytes)
+    IDX/codes/gen=N/part-*.parquet    id, video_id, frame, time, inverted list, PQ code (fixed-size binary, m bytes)
+    IDX/vectors/gen=N/part-*.npy      the whitened vectors of the codes part of the same name (float16, mmap)
     IDX/.staging/                     work in progress of an interrupted or running build (resumable)
     IDX/.lock                         held while a process writes the index
 
@@ -29,7 +30,8 @@ from ..atomic import atomic_path, crash_point
 
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
-DATASETS = ("videos", "keyframes", "codes")
+DATASETS = ("videos", "keyframes", "codes", "vectors")
+SUFFIX = {"vectors": ".npy"}  # the others: .parquet
 
 
 def now_iso() -> str:
@@ -40,6 +42,11 @@ def stable_id(*parts: object) -> int:
     """A signed 64-bit id from a hash of ``parts`` (the same on every machine and run)."""
     digest = hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
+
+
+def keyframe_id(path: str, frame: int) -> int:
+    """A key frame's id: the same for a file and frame number wherever and whenever it is indexed."""
+    return stable_id(path, frame)
 
 
 @dataclass
@@ -74,9 +81,12 @@ def read_manifest(index: str | os.PathLike) -> Manifest:
         raise StoreError(path, f"index format {raw.get('format_version')} is not supported by this vidseek "
                                f"(reads format {FORMAT_VERSION}); rebuild the index")
     try:
-        return Manifest(**raw)
+        man = Manifest(**raw)
     except TypeError as exc:
         raise StoreError(path, f"manifest has unexpected fields ({exc})") from None
+    for d in DATASETS:  # an index written before a dataset existed has none of it
+        man.files.setdefault(d, [])
+    return man
 
 
 def write_manifest(index: str | os.PathLike, manifest: Manifest) -> None:
@@ -91,10 +101,15 @@ def checksum_files(index: Path, rel_paths: list[str]) -> dict[str, str]:
     return {p: file_sha256(index / p) for p in rel_paths}
 
 
-def parquet_files(index: Path, folder: str) -> list[str]:
-    """Relative paths of the Parquet part files under ``index/folder`` (sorted)."""
+def parquet_files(index: Path, folder: str, suffix: str = ".parquet") -> list[str]:
+    """Relative paths of the part files under ``index/folder`` (sorted)."""
     root = index / folder
-    return sorted(str(p.relative_to(index)) for p in root.rglob("*.parquet") if not p.name.startswith((".", "_")))
+    return sorted(str(p.relative_to(index)) for p in root.rglob(f"*{suffix}") if not p.name.startswith((".", "_")))
+
+
+def generation_files(index: Path, gen: int) -> dict[str, list[str]]:
+    """The part files of every dataset written for generation ``gen``."""
+    return {d: parquet_files(index, f"{d}/gen={gen}", SUFFIX.get(d, ".parquet")) for d in DATASETS}
 
 
 class IndexLock:

@@ -19,12 +19,14 @@ from ..errors import ModelError
 from ..features.model import FeatureConfig, FeatureModel
 from ..features.pwa import PWAConfig
 from ..features.whitening import PCAWhitening, WhiteningConfig
+from ..quantize.ivf import CoarseQuantizer
 from ..quantize.pq import PQConfig, ProductQuantizer
 from .. import atomic
 
 FEATURES_FILE = "features.json"
 WHITENING_FILE = "whitening.npz"
 PQ_FILE = "pq.npz"
+IVF_FILE = "ivf.npz"  # only in an inverted-file index: the coarse quantiser's centroids
 FORMAT_VERSION = 1
 
 
@@ -67,6 +69,22 @@ def load_pq(path: str | os.PathLike) -> ProductQuantizer:
 
 
 # -- whitening -----------------------------------------------------------------------------------
+def save_ivf(coarse: CoarseQuantizer, path: str | os.PathLike) -> None:
+    save_arrays(path, {"centroids": coarse.centroids}, {"nlist": coarse.nlist, "d": coarse.d})
+
+
+def load_ivf(path: str | os.PathLike) -> CoarseQuantizer | None:
+    """The coarse quantiser of an inverted-file index; None when the index is flat (no such file)."""
+    path = Path(path)
+    if not path.exists() and not path.with_suffix(".json").exists():
+        return None
+    arrays, meta = load_arrays(path, "inverted-file centroids file")
+    c = arrays.get("centroids")
+    if c is None or c.ndim != 2 or len(c) != meta.get("nlist"):
+        raise ModelError(path, "inverted-file centroids file is corrupt (shape does not match its .json)")
+    return CoarseQuantizer(c)
+
+
 def save_whitening(w: PCAWhitening, path: str | os.PathLike) -> None:
     save_arrays(path, {"mean": w.mean, "projection": w.projection, "eigenvalues": w.eigenvalues},
                 {"config": asdict(w.config), "n_train": w.n_train, "n_pairs": w.n_pairs, "in_dim": w.in_dim,

@@ -21,6 +21,15 @@ def read_table(index: Path, rel: str, columns: list[str] | None = None) -> pa.Ta
         raise StoreError(path, f"index file is corrupt or truncated ({str(exc).splitlines()[0]})") from None
 
 
+def check_listed(index: Path, man: Manifest) -> None:
+    """Every data file the manifest lists exists (a reader that needs only some of them still refuses an index
+    that lost one: it is damaged, and ``vidseek verify`` says how)."""
+    for files in man.files.values():
+        for rel in files:
+            if not (index / rel).is_file():
+                raise StoreError(index / rel, "index file listed in the manifest is missing")
+
+
 def read_dataset(index: Path, man: Manifest, dataset: str, columns: list[str] | None = None,
                  live: bool = False) -> pa.Table | None:
     """All rows of ``dataset`` in the manifest's files (None when it has none); ``live`` drops the rows of

@@ -4,8 +4,8 @@ Index datasets (``IDX/<dataset>/gen=N/*.parquet``, listed by the manifest):
 
 - ``videos``: one row per input file (``VIDEOS_COLUMNS``), written by the driver;
 - ``keyframes``: one row per key frame (``KEYFRAMES_COLUMNS``: ids, frame, time, shot, JPEG thumbnail);
-- ``codes``: :func:`codes_schema`: key-frame id, video id, PQ code (fixed-size binary, m bytes) and the
-  whitened vector as float16 bytes (for exact re-ranking).
+- ``codes`` and ``vectors``: see :mod:`.codes` (key-frame ids and places, PQ codes, inverted lists; the
+  whitened vectors as float16 in a memory-mappable file per part).
 """
 
 from __future__ import annotations
@@ -46,19 +46,14 @@ KEYFRAMES_COLUMNS = ("kf_id", "video_id", "frame", "time", "shot", "thumb")
 SAMPLE_SCHEMA = pa.schema([("path", pa.string()), ("sample", pa.int32()), ("sums", pa.binary()), ("error", pa.string())])
 
 #: whitened vectors (staging), float32 bytes
-WHITENED_SCHEMA = pa.schema([("kf_id", pa.int64()), ("video_id", pa.int64()), ("vec", pa.binary())])
+WHITENED_SCHEMA = pa.schema([("kf_id", pa.int64()), ("video_id", pa.int64()), ("frame", pa.int64()), ("time", pa.float64()),
+                             ("vec", pa.binary())])
 
 #: PWA vectors of edited copies of sampled key frames (the learned whitening's pairs), float16 bytes
 PAIR_SCHEMA = pa.schema([("kf_id", pa.int64()), ("pwa", pa.binary())])
 
 #: what an encode task reports back: the part file it wrote and its row count
 WRITTEN_SCHEMA = pa.schema([("file", pa.string()), ("rows", pa.int64())])
-
-
-def codes_schema(m: int) -> pa.Schema:
-    return pa.schema(
-        [("kf_id", pa.int64()), ("video_id", pa.int64()), ("code", pa.binary(m)), ("vector", pa.binary())]
-    )
 
 
 def spark_schema(schema: pa.Schema):

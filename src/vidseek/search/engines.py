@@ -1,0 +1,111 @@
+"""The code scanners an opened index searches with; each answers ``search(queries, k) -> (distances, rows)``
+with the key-frame table's row numbers (-1 where fewer than k codes exist).
+
+- :class:`FlatEngine`: every code, exhaustively (:class:`.adc.ADCSearcher`: faiss.IndexPQ for a few queries,
+  a blocked multi-threaded scan for batches);
+- :class:`IVFEngine`: an inverted file (``faiss.IndexIVFPQ`` without residuals: the stored codes are of the
+  vectors themselves), filled from the stored codes and lists without re-encoding (``add_entries``), so it
+  holds the codes once: m bytes plus an 8-byte row number per key frame.  ``nprobe`` lists per query.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..quantize.ivf import DEFAULT_NPROBE, CoarseQuantizer
+from ..quantize.pq import ProductQuantizer
+from .adc import ADCSearcher
+
+
+class FlatEngine:
+    kind = "flat"
+
+    def __init__(self, pq: ProductQuantizer, parts: list[tuple[np.ndarray, np.ndarray | None, np.ndarray]],
+                 live: np.ndarray):
+        rows = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
+        codes = np.concatenate([p[2] for p in parts]) if parts else np.zeros((0, pq.m), np.uint8)
+        keep = live[rows] if len(rows) else np.zeros(0, bool)
+        self.rows = rows[keep]
+        self.adc = ADCSearcher(codes[keep], pq)
+
+    @property
+    def codes(self) -> np.ndarray:
+        return self.adc._codes
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        dist, ids = self.adc.search(queries, k)
+        return dist, np.where(ids >= 0, self.rows[np.maximum(ids, 0)], -1)
+
+    def resident_bytes(self) -> int:
+        return self.codes.nbytes + self.rows.nbytes + (self.codes.nbytes if self.adc._faiss is not None else 0)
+
+
+class IVFEngine:
+    kind = "ivf"
+
+    def __init__(self, pq: ProductQuantizer, coarse: CoarseQuantizer,
+                 parts: list[tuple[np.ndarray, np.ndarray | None, np.ndarray]], live: np.ndarray,
+                 nprobe: int = DEFAULT_NPROBE):
+        import faiss
+
+        self.coarse = coarse
+        self.quantizer = coarse.flat_index()  # kept referenced: the IVF index does not own it
+        index = faiss.IndexIVFPQ(self.quantizer, pq.d, coarse.nlist, pq.m, pq.config.nbits)
+        index.by_residual = False
+        faiss.copy_array_to_vector(np.ascontiguousarray(pq.centroids, np.float32).ravel(), index.pq.centroids)
+        index.is_trained = True
+        self.index = index
+        self.nprobe = nprobe
+        self._n = 0
+        for rows, lists, codes in parts:
+            if lists is None:
+                raise ValueError("an inverted-file index needs the list of every code")
+            keep = live[rows]
+            self._add(lists[keep], codes[keep], rows[keep])
+
+    def _add(self, lists: np.ndarray, codes: np.ndarray, rows: np.ndarray) -> None:
+        """Append codes to their lists: one ``add_entries`` per list present (rows sorted by list on disk)."""
+        import faiss
+
+        if len(rows) == 0:
+            return
+        lists = np.asarray(lists, np.int64)
+        if lists.min() < 0 or lists.max() >= self.coarse.nlist:
+            raise ValueError(f"list numbers out of range 0..{self.coarse.nlist - 1}")
+        order = np.argsort(lists, kind="stable")
+        lists, codes, rows = lists[order], np.ascontiguousarray(codes[order]), np.ascontiguousarray(rows[order], np.int64)
+        bounds = np.flatnonzero(np.diff(lists)) + 1
+        starts = np.concatenate([[0], bounds]).tolist()
+        ends = np.concatenate([bounds, [len(lists)]]).tolist()
+        inv = self.index.invlists
+        for s, e in zip(starts, ends):
+            inv.add_entries(int(lists[s]), e - s, faiss.swig_ptr(rows[s:e]), faiss.swig_ptr(codes[s:e]))
+        self._n += len(rows)
+        self.index.ntotal = self._n
+
+    def __len__(self) -> int:
+        return self._n
+
+    def list_sizes(self) -> np.ndarray:
+        inv = self.index.invlists
+        return np.array([inv.list_size(i) for i in range(self.coarse.nlist)], np.int64)
+
+    def search(self, queries: np.ndarray, k: int, nprobe: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        self.index.nprobe = max(1, min(nprobe or self.nprobe, self.coarse.nlist))
+        k_eff = max(1, min(k, self._n))
+        dist = np.full((len(queries), k), np.inf, np.float32)
+        rows = np.full((len(queries), k), -1, np.int64)
+        if self._n == 0 or len(queries) == 0:
+            return dist, rows
+        d, i = self.index.search(queries, k_eff)
+        dist[:, :k_eff] = np.where(i >= 0, d, np.inf)
+        rows[:, :k_eff] = i
+        return dist, rows
+
+    def resident_bytes(self) -> int:
+        return self._n * (self.index.code_size + 8) + self.coarse.centroids.nbytes
+

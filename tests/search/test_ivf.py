@@ -1,0 +1,108 @@
+"""The inverted-file engine: filled from stored parts, it holds what faiss.IndexIVFPQ builds from the vectors
+itself (the same lists, the same ids in them, the same codes) and answers with the same distances."""
+
+from __future__ import annotations
+
+import faiss
+import numpy as np
+import pyarrow.parquet as pq_io
+import pytest
+
+from vidseek.quantize.ivf import CoarseQuantizer, IVFConfig, default_nlist, train_coarse
+from vidseek.quantize.pq import PQConfig, ProductQuantizer
+from vidseek.search.engines import FlatEngine, IVFEngine
+from vidseek.store.codes import CodeRows, open_vectors, write_codes_part
+
+
+def data(n=20000, d=32, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(64, d)).astype(np.float32)
+    x = centres[rng.integers(0, 64, n)] + 0.4 * rng.normal(size=(n, d)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory):
+    """Two parts written by the index's writer, rows in a shuffled order, with their lists and vectors."""
+    x = data()
+    pq = ProductQuantizer(x.shape[1], PQConfig(m=8)).train(x[:8000], threads=1)
+    coarse = CoarseQuantizer(train_coarse(x[:8000], 64, threads=1))
+    folder = tmp_path_factory.mktemp("ivf")
+    parts = []
+    rng = np.random.default_rng(1)
+    for i, rows in enumerate(np.array_split(rng.permutation(len(x)), 2)):
+        rows = np.sort(rows)
+        cr = CodeRows(rows * 7 + 1, rows // 50, rows % 50, (rows % 50) * 0.5, pq.encode(x[rows]), x[rows],
+                      coarse.assign(x[rows]))
+        write_codes_part(str(folder / "codes"), str(folder / "vectors"), f"part-{i:05d}", cr)
+        t = pq_io.read_table(folder / "codes" / f"part-{i:05d}.parquet")
+        kf = t.column("kf_id").to_numpy()
+        stored_rows = (kf - 1) // 7  # this test's row numbers, in the stored order
+        codes = np.frombuffer(t.column("code").combine_chunks().buffers()[1], np.uint8).reshape(-1, pq.m)
+        vec = open_vectors(folder / "vectors" / f"part-{i:05d}.npy", t.num_rows, x.shape[1])
+        parts.append((stored_rows, t.column("list").to_numpy(), codes, t, vec))
+    return x, pq, coarse, parts
+
+
+def test_parts_are_sorted_by_list_with_their_vectors(stored):
+    x, pq, coarse, parts = stored
+    for rows, lists, codes, _, vec in parts:
+        assert (np.diff(lists) >= 0).all()
+        np.testing.assert_array_equal(lists, coarse.assign(x[rows]))
+        np.testing.assert_array_equal(codes, pq.encode(x[rows]))
+        np.testing.assert_array_equal(vec, x[rows].astype(np.float16))
+
+
+def test_lists_and_distances_equal_faiss_ivfpq(stored):
+    x, pq, coarse, parts = stored
+    live = np.ones(len(x), bool)
+    ours = IVFEngine(pq, coarse, [(r, li, c) for r, li, c, _, _ in parts], live, nprobe=8)
+    ref = faiss.IndexIVFPQ(coarse.flat_index(), pq.d, coarse.nlist, pq.m, 8)
+    ref.by_residual = False
+    faiss.copy_array_to_vector(pq.centroids.ravel(), ref.pq.centroids)
+    ref.is_trained = True
+    ref.add_with_ids(x, np.arange(len(x), dtype=np.int64))
+    assert len(ours) == ref.ntotal == len(x)
+    for li in range(coarse.nlist):
+        n = ref.invlists.list_size(li)
+        assert ours.index.invlists.list_size(li) == n
+        ids_ref = faiss.rev_swig_ptr(ref.invlists.get_ids(li), n).copy()
+        ids_ours = faiss.rev_swig_ptr(ours.index.invlists.get_ids(li), n).copy()
+        assert sorted(ids_ref) == sorted(ids_ours)
+        codes_ref = faiss.rev_swig_ptr(ref.invlists.get_codes(li), n * pq.m).reshape(n, pq.m)
+        codes_ours = faiss.rev_swig_ptr(ours.index.invlists.get_codes(li), n * pq.m).reshape(n, pq.m)
+        np.testing.assert_array_equal(codes_ref[np.argsort(ids_ref)], codes_ours[np.argsort(ids_ours)])
+    q = x[::997] + 0.05
+    ref.nprobe = 8
+    fd, fi = ref.search(q, 10)
+    d, ids = ours.search(q, 10)
+    np.testing.assert_allclose(d, fd, rtol=1e-5, atol=1e-5)
+    for a, b, dd in zip(ids, fi, fd):
+        assert {i for i, di in zip(b, dd) if di < dd[-1] - 1e-5} <= set(a)
+
+
+def test_all_lists_probed_equals_exhaustive_adc_and_removed_rows_are_left_out(stored):
+    x, pq, coarse, parts = stored
+    live = np.ones(len(x), bool)
+    live[::3] = False  # rows of removed videos
+    triples = [(r, li, c) for r, li, c, _, _ in parts]
+    ivf = IVFEngine(pq, coarse, triples, live, nprobe=coarse.nlist)
+    flat = FlatEngine(pq, triples, live)
+    assert len(ivf) == len(flat) == live.sum()
+    q = x[1::1001]
+    d1, r1 = ivf.search(q, 20)
+    d2, r2 = flat.search(q, 20)
+    np.testing.assert_allclose(d1, d2, rtol=1e-5, atol=1e-5)
+    assert live[r1].all() and live[r2].all()
+    few = ivf.search(q, 20, nprobe=1)[1]
+    assert (few >= 0).any() and not np.array_equal(few, r1)  # one list is not the whole collection
+
+
+def test_nlist_rule_and_switch():
+    assert default_nlist(1_000_000) == 4096 and default_nlist(10_000_000) == 16384 and default_nlist(1) == 1
+    cfg = IVFConfig()
+    assert not cfg.enabled(1000) and cfg.enabled(10_000_000)
+    assert IVFConfig(mode="on").enabled(10) and not IVFConfig(mode="off").enabled(10**9)
+    assert IVFConfig(mode="on", nlist=64).lists_for(20) == 20  # never more lists than key frames
+    with pytest.raises(ValueError, match="auto, on or off"):
+        IVFConfig(mode="yes").enabled(1)

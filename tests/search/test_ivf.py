@@ -106,3 +106,21 @@ def test_nlist_rule_and_switch():
     assert IVFConfig(mode="on", nlist=64).lists_for(20) == 20  # never more lists than key frames
     with pytest.raises(ValueError, match="auto, on or off"):
         IVFConfig(mode="yes").enabled(1)
+
+
+def test_vector_file_reads_rows_in_any_order_and_refuses_a_short_file(stored, tmp_path):
+    from vidseek.errors import StoreError
+
+    x, _, _, parts = stored
+    rows, _, _, _, vec = parts[0]
+    pick = np.array([5, 0, 5, len(rows) - 1])
+    np.testing.assert_array_equal(vec[pick], x[rows[pick]].astype(np.float16))
+    mask = np.zeros(len(rows), bool)
+    mask[[1, 3]] = True
+    np.testing.assert_array_equal(vec[mask], x[rows[[1, 3]]].astype(np.float16))
+    with pytest.raises(IndexError):
+        vec[[len(rows)]]
+    short = tmp_path / "short.npy"
+    short.write_bytes(vec.path.read_bytes()[:-2])
+    with pytest.raises(StoreError, match="corrupt or truncated"):
+        open_vectors(short, len(rows), x.shape[1])

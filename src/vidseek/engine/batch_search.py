@@ -3,7 +3,7 @@
 1. embed   the query files are split over tasks; each reads its queries and embeds them with the index's model
            (:meth:`vidseek.search.Index.prepare`), written as Parquet (query, kind, times, vectors);
 2. shards  one task per codes part: it opens the index with that part's codes only (every key frame's place
-           and vector stay known: 12 bytes each plus memory maps) and answers every prepared query: per query
+           and vector stay known: 12 bytes each, vectors read from disk) and answers every prepared query: per query
            frame and variant its ADC top ``r`` (distances, rows) and the calibrated score of each candidate;
 3. merge   the driver keeps, per query frame and variant, the ``r`` smallest distances over all shards, and ranks
            their rows by score as one process would (:meth:`vidseek.search.Index.rank` with the candidates found).

@@ -39,6 +39,7 @@ from ..store.schemas import KEYFRAMES_COLUMNS, WHITENED_SCHEMA, WRITTEN_SCHEMA, 
 from . import tasks
 from .config import BuildConfig, BuildReport, fingerprint, task_params
 from .extract import extracted, run_extraction
+from ..quantize.ivf import IVF_AUTO_MIN
 from .fit import fit_parts, fit_whitening, train_ivf, train_pq
 from .session import job_progress, spark_session
 
@@ -191,6 +192,9 @@ def _build_locked(index: Path, files: list[str], cfg: BuildConfig, report: Build
              min(n_ok_rows, cfg.sample))
     pq = train_pq(spark, whitened_dir, staging, model.dim, cfg, m, n_ok_rows)
     save_pq(pq, wmodel_dir / PQ_FILE)
+    if cfg.ivf.nlist and not cfg.ivf.enabled(n_ok_rows):
+        log.warning("note: --nlist %d not used: a flat index (%d key frames; --ivf auto builds an inverted file from "
+                    "%d on, --ivf on always)", cfg.ivf.nlist, n_ok_rows, IVF_AUTO_MIN)
     if cfg.ivf.enabled(n_ok_rows):
         nlist = cfg.ivf.lists_for(n_ok_rows)
         log.info("inverted file: %d lists (coarse k-means on %d vectors)", nlist, min(n_ok_rows, cfg.sample))

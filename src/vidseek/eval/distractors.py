@@ -76,4 +76,4 @@ def requantise(index, m: int, train_rows: int | None = None, seed: int = 1234) -
     real = vectors[: train_rows or len(vectors)]
     pq = ProductQuantizer(index.pq.d, PQConfig(m=m, seed=seed)).train(real, threads=1)
     index.pq = pq
-    index.engine = FlatEngine(pq, [(rows, None, pq.encode(vectors))], index.table.video >= 0)
+    index.engine = FlatEngine(pq, [(rows, None, pq.encode(vectors))])

@@ -10,6 +10,8 @@ with the key-frame table's row numbers (-1 where fewer than k codes exist).
 
 from __future__ import annotations
 
+from typing import Iterable
+
 import numpy as np
 
 from ..quantize.ivf import DEFAULT_NPROBE, CoarseQuantizer
@@ -21,10 +23,11 @@ class FlatEngine:
     kind = "flat"
 
     def __init__(self, pq: ProductQuantizer, parts: list[tuple[np.ndarray, np.ndarray | None, np.ndarray]],
-                 live: np.ndarray):
+                 live: np.ndarray | None = None):
+        """``parts``: (rows, lists, codes) of searchable rows, or of any rows with ``live`` (a bool per row)."""
         rows = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
         codes = np.concatenate([p[2] for p in parts]) if parts else np.zeros((0, pq.m), np.uint8)
-        keep = live[rows] if len(rows) else np.zeros(0, bool)
+        keep = live[rows] if live is not None else slice(None)
         self.rows = rows[keep]
         self.adc = ADCSearcher(codes[keep], pq)
 
@@ -47,8 +50,10 @@ class IVFEngine:
     kind = "ivf"
 
     def __init__(self, pq: ProductQuantizer, coarse: CoarseQuantizer,
-                 parts: list[tuple[np.ndarray, np.ndarray | None, np.ndarray]], live: np.ndarray,
+                 parts: Iterable[tuple[np.ndarray, np.ndarray | None, np.ndarray]], live: np.ndarray | None = None,
                  nprobe: int = DEFAULT_NPROBE):
+        """``parts``: (rows, lists, codes) of searchable rows, or of any rows with ``live`` (a bool per row); added
+        one part at a time, so a stream of parts is never all in memory."""
         import faiss
 
         self.coarse = coarse
@@ -63,7 +68,7 @@ class IVFEngine:
         for rows, lists, codes in parts:
             if lists is None:
                 raise ValueError("an inverted-file index needs the list of every code")
-            keep = live[rows]
+            keep = live[rows] if live is not None else slice(None)
             self._add(lists[keep], codes[keep], rows[keep])
 
     def _add(self, lists: np.ndarray, codes: np.ndarray, rows: np.ndarray) -> None:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 
 from ..quantize.ivf import DEFAULT_NPROBE
 from ..store.layout import read_manifest
@@ -69,7 +70,7 @@ class PreparedQuery:
 
 class Index:
     """A read-only view of one index generation: codes in a search engine (flat or inverted file, see
-    :mod:`.engines`), per key frame a few bytes (:mod:`.table`), vectors memory-mapped."""
+    :mod:`.engines`), per key frame a few bytes (:mod:`.table`), vectors read from disk when needed."""
 
     def __init__(self, path: Path, device: str = "auto", weights: str | None = None,
                  score_config: ScoreConfig = ScoreConfig(), nprobe: int | None = None, parts: list[int] | None = None):
@@ -83,14 +84,16 @@ class Index:
         self._model_lock = threading.Lock()
         self.pq = load_pq(self.model_dir / PQ_FILE)
         self.coarse = load_ivf(self.model_dir / IVF_FILE)
-        self.table, found = load_keyframes(path, self.manifest, self.pq.d, self.pq.m, parts)
-        live = self.table.video >= 0
-        if self.coarse is not None:
-            self.engine = IVFEngine(self.pq, self.coarse, found, live, nprobe or DEFAULT_NPROBE)
+        self.table, stream = load_keyframes(path, self.manifest, self.pq.d, self.pq.m, parts)
+        own: list[np.ndarray] = []
+        found = (own.append(p[0]) or p for p in stream)  # the parts' rows noted as they pass
+        if self.coarse is not None:  # parts added one by one: the codes are held once
+            self.engine = IVFEngine(self.pq, self.coarse, found, nprobe=nprobe or DEFAULT_NPROBE)
         else:
-            self.engine = FlatEngine(self.pq, found, live)
-        self._own_rows = None if parts is None else np.concatenate([f[0] for f in found] + [np.zeros(0, np.int64)])
-        self._n_live = int(np.count_nonzero(live))
+            self.engine = FlatEngine(self.pq, list(found))
+        self._own_rows = None if parts is None else np.concatenate(own + [np.zeros(0, np.int64)])
+        self._n_live = int(np.count_nonzero(self.table.video >= 0))
+        pa.default_memory_pool().release_unused()  # the Parquet reads' buffers
         self.refresh_background()
 
     @classmethod
@@ -133,8 +136,7 @@ class Index:
         if isinstance(self.engine, IVFEngine):
             self.engine._add(self.coarse.assign(vectors), codes, rows)
         else:
-            self.engine = FlatEngine(self.pq, [(self.engine.rows, None, self.engine.codes), (rows, None, codes)],
-                                     self.table.video >= 0)
+            self.engine = FlatEngine(self.pq, [(self.engine.rows, None, self.engine.codes), (rows, None, codes)])
         self.refresh_background()
 
     def refresh_background(self) -> None:
@@ -173,7 +175,7 @@ class Index:
                 "engine": self.engine.kind, "nlist": self.coarse.nlist if self.coarse is not None else 0}
 
     def resident_bytes(self) -> int:
-        """Memory held per key frame (engine, table, level cache; vectors only where not memory-mapped)."""
+        """Memory held per key frame (engine, table, level cache; vectors only where held in memory)."""
         t = self.table
         return (self.engine.resident_bytes() + t.video.nbytes + t.time.nbytes + t.frame.nbytes + self._levels.nbytes
                 + t.vector_bytes_resident())

@@ -4,16 +4,17 @@ Rows are the stored rows of the codes parts, in manifest order (rows of removed 
 compaction drops them; they are never searched).  Per row: its video (a small number into ``video_ids``, -1
 for a removed video), time (float32 seconds) and frame (int32): 12 bytes.  The key-frame id is not held: it is
 ``stable_id(path, frame)`` (:func:`vidseek.store.layout.keyframe_id`), found for the few rows a result shows.
-The float16 vectors stay in their memory-mapped files and are read for the rows asked for (re-ranking).
+The float16 vectors stay in their files and are read for the rows asked for (re-ranking).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
-from ..store.codes import read_part
+from ..store.codes import parquet_rows, read_part
 from ..store.layout import Manifest, keyframe_id
 from ..store.reader import check_listed, read_dataset
 
@@ -28,7 +29,7 @@ class KeyFrames:
         self.video = np.zeros(0, np.int32)
         self.time = np.zeros(0, np.float32)
         self.frame = np.zeros(0, np.int32)
-        self._blocks: list[np.ndarray] = []  # vectors, one block per part (memory maps) or appended array
+        self._blocks: list[np.ndarray] = []  # vectors, one block per part (files) or appended array
         self._starts = np.zeros(1, np.int64)
 
     def __len__(self) -> int:
@@ -46,18 +47,28 @@ class KeyFrames:
             ok = np.isfinite(nf) and nf > 1 and self.durations[vid] > 0.5
             self.fps[vid] = float(nf / self.durations[vid]) if ok else 25.0
 
+    def reserve(self, n: int) -> None:
+        """Room for ``n`` more rows, so that appending parts does not copy the arrays again and again."""
+        self._filled = len(self)
+        for name, dtype in (("video", np.int32), ("time", np.float32), ("frame", np.int32)):
+            setattr(self, name, np.concatenate([getattr(self, name), np.zeros(n, dtype)]))
+
     def append(self, video_ids: np.ndarray, times: np.ndarray, frames: np.ndarray, vectors: np.ndarray) -> np.ndarray:
         """Add rows (their videos must be known or they are unsearchable); returns the new rows' numbers."""
+        n = len(vectors)
+        first = getattr(self, "_filled", len(self))
+        if first + n > len(self):
+            self.reserve(first + n - len(self))
         video_ids = np.asarray(video_ids, np.int64)
         pos = np.minimum(np.searchsorted(self.video_ids, video_ids), max(len(self.video_ids) - 1, 0))
-        known = (self.video_ids[pos] == video_ids) if len(self.video_ids) else np.zeros(len(video_ids), bool)
-        first = len(self)
-        self.video = np.concatenate([self.video, np.where(known, pos, -1).astype(np.int32)])
-        self.time = np.concatenate([self.time, np.asarray(times, np.float32)])
-        self.frame = np.concatenate([self.frame, np.asarray(frames, np.int32)])
+        known = (self.video_ids[pos] == video_ids) if len(self.video_ids) else np.zeros(n, bool)
+        self.video[first : first + n] = np.where(known, pos, -1)
+        self.time[first : first + n] = times
+        self.frame[first : first + n] = frames
+        self._filled = first + n
         self._blocks.append(vectors)
-        self._starts = np.append(self._starts, self._starts[-1] + len(vectors))
-        return np.arange(first, len(self))
+        self._starts = np.append(self._starts, self._starts[-1] + n)
+        return np.arange(first, first + n)
 
     def add_video(self, vid: int, path: str, duration: float, fps: float) -> None:
         """A video known to the search only (e.g. a benchmark's distractors)."""
@@ -84,7 +95,7 @@ class KeyFrames:
         for b in np.unique(block).tolist():
             sel = block == b
             local = rows[sel] - self._starts[b]
-            order = np.argsort(local)  # sorted reads of a memory map
+            order = np.argsort(local)  # sorted reads
             vals = np.empty((len(local), self.d), np.float16)
             vals[order] = self._blocks[b][local[order]]
             out[sel] = vals
@@ -94,13 +105,14 @@ class KeyFrames:
         return keyframe_id(self.paths[int(self.video_of(row))], int(self.frame[row]))
 
     def vector_bytes_resident(self) -> int:
-        return sum(b.nbytes for b in self._blocks if not isinstance(b, np.memmap))
+        return sum(b.nbytes for b in self._blocks if isinstance(b, np.ndarray))
 
 
 def load_keyframes(index: Path, man: Manifest, d: int, m: int, parts: list[int] | None = None
-                   ) -> tuple[KeyFrames, list[tuple[np.ndarray, np.ndarray | None, np.ndarray]]]:
-    """The key frames of one generation, and per codes part (rows, lists or None, codes) for the searcher;
-    ``parts``: the codes parts (numbers in manifest order) whose codes are read (default: all)."""
+                   ) -> tuple[KeyFrames, Iterator[tuple[np.ndarray, np.ndarray | None, np.ndarray]]]:
+    """The key frames of one generation, and the codes parts' searchable rows (rows, lists or None, codes) for the
+    searcher, read one part at a time as the iterator is consumed (the table is complete once it is); ``parts``:
+    the codes parts (numbers in manifest order) whose codes are read (default: all)."""
     check_listed(index, man)
     kfs = KeyFrames(d)
     vids = read_dataset(index, man, "videos", ["video_id", "path", "status", "duration", "frames"], live=True)
@@ -109,12 +121,17 @@ def load_keyframes(index: Path, man: Manifest, d: int, m: int, parts: list[int] 
         kfs.set_videos(ok.column("video_id").to_numpy(), ok.column("path").to_pylist(),
                        ok.column("duration").to_numpy(zero_copy_only=False).astype(np.float64),
                        ok.column("frames").to_numpy(zero_copy_only=False).astype(np.float64))
-    found = []
-    for i, rel in enumerate(man.files["codes"]):
-        wanted = parts is None or i in parts
-        t, lists, codes, vectors = read_part(index, man, rel, d, m, with_codes=wanted)
-        rows = kfs.append(t.column("video_id").to_numpy(), t.column("time").to_numpy(), t.column("frame").to_numpy(),
-                          vectors)
-        if wanted:
-            found.append((rows, lists, codes))
-    return kfs, found
+    kfs.reserve(sum(parquet_rows(index / rel) for rel in man.files["codes"]))
+
+    def stream():
+        for i, rel in enumerate(man.files["codes"]):
+            wanted = parts is None or i in parts
+            t, lists, codes, vectors = read_part(index, man, rel, d, m, with_codes=wanted)
+            rows = kfs.append(t.column("video_id").to_numpy(), t.column("time").to_numpy(),
+                              t.column("frame").to_numpy(), vectors)
+            del t
+            keep = kfs.video[rows] >= 0  # rows of removed videos are not searched
+            if wanted:
+                yield rows[keep], lists[keep] if lists is not None else None, codes[keep]
+
+    return kfs, stream()

@@ -1,4 +1,4 @@
-"""The codes of an index on disk: Parquet parts of ids and PQ codes, each with a memory-mappable vectors file.
+"""The codes of an index on disk: Parquet parts of ids and PQ codes, each with a vectors file (.npy).
 
     IDX/codes/gen=N/part-00003.parquet    kf_id, video_id, frame, time, list (inverted-file index only), code
     IDX/vectors/gen=N/part-00003.npy      float16 (rows, d): the whitened vectors, same rows in the same order
@@ -6,12 +6,13 @@
 In an inverted-file index the rows of a part are sorted by list (then key-frame id), and the build range-
 partitions the lists over the parts, so one list range is one contiguous read of one part (Parquet row-group
 statistics give each part's range).  The vectors are only read for the candidates of a query (exact
-re-ranking), from a memory map: an opened index holds the codes, not the vectors.  Indexes written before the
+re-ranking), read row by row: an opened index holds the codes, not the vectors.  Indexes written before the
 vectors files existed keep their vectors in a ``vector`` column of the codes parts; they still open.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,17 +92,67 @@ def vectors_file_for(codes_rel: str) -> str:
     return "/".join([VECTORS, *parts[1:-1], parts[-1].rsplit(".", 1)[0] + ".npy"])
 
 
-def open_vectors(path, rows: int, d: int) -> np.ndarray:
-    """A read-only memory map of one vectors file, checked against its codes part (rows, dimension)."""
+class VectorFile:
+    """The float16 vectors of one part, read row by row from the file (``pread``) for the rows asked for: an
+    opened index holds none of them, and reading a few hundred candidates costs well under a millisecond.
+    (A memory map would do the same reads, but the kernel maps 64 KB around each row it faults in, and the
+    process's resident memory grows with the file.)"""
+
+    def __init__(self, path: Path, rows: int, d: int):
+        self.path, self.shape, self.dtype = path, (rows, d), np.dtype(np.float16)
+        self.row_bytes = 2 * d
+        try:
+            with open(path, "rb") as f:
+                version = np.lib.format.read_magic(f)
+                read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                shape, fortran, dtype = read_header(f)
+                self.offset = f.tell()
+                size = os.fstat(f.fileno()).st_size
+        except FileNotFoundError:
+            raise StoreError(path, "index file listed in the manifest is missing") from None
+        except (ValueError, OSError) as exc:
+            raise StoreError(path, f"vectors file is corrupt or truncated ({exc})") from None
+        if dtype != self.dtype or tuple(shape) != (rows, d) or fortran:
+            raise StoreError(path, f"vectors file holds {dtype} {shape}, its codes part needs float16 ({rows}, {d})")
+        if size != self.offset + rows * self.row_bytes:
+            raise StoreError(path, f"vectors file is corrupt or truncated ({size} bytes, "
+                                   f"{self.offset + rows * self.row_bytes} expected)")
+        self._fd = os.open(path, os.O_RDONLY)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, rows) -> np.ndarray:
+        rows = np.asarray(rows)
+        rows = np.flatnonzero(rows) if rows.dtype == bool else np.atleast_1d(rows.astype(np.int64))
+        if len(rows) and (rows.min() < 0 or rows.max() >= self.shape[0]):
+            raise IndexError(f"row out of range 0..{self.shape[0] - 1}")
+        rb, off = self.row_bytes, self.offset
+        data = b"".join(os.pread(self._fd, rb, off + r * rb) for r in rows.tolist())
+        return np.frombuffer(data, np.float16).reshape(len(rows), self.shape[1])
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        return self[np.arange(self.shape[0])].astype(dtype or self.dtype)
+
+    def __del__(self) -> None:
+        fd = getattr(self, "_fd", None)
+        if fd is not None:
+            os.close(fd)
+
+
+def open_vectors(path, rows: int, d: int) -> VectorFile:
+    """One part's vectors file, checked against its codes part (rows, dimension, size)."""
+    return VectorFile(Path(path), rows, d)
+
+
+def parquet_rows(path: Path) -> int:
+    """Rows of a Parquet file, from its footer."""
     try:
-        mm = np.load(path, mmap_mode="r")
+        return pq_io.ParquetFile(path).metadata.num_rows
     except FileNotFoundError:
         raise StoreError(path, "index file listed in the manifest is missing") from None
-    except (ValueError, OSError) as exc:
-        raise StoreError(path, f"vectors file is corrupt or truncated ({exc})") from None
-    if mm.dtype != np.float16 or mm.shape != (rows, d):
-        raise StoreError(path, f"vectors file holds {mm.dtype} {mm.shape}, its codes part needs float16 ({rows}, {d})")
-    return mm
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise StoreError(path, f"index file is corrupt or truncated ({str(exc).splitlines()[0]})") from None
 
 
 def read_part(index: Path, man: Manifest, rel: str, d: int, m: int, columns: tuple[str, ...] = ("video_id", "frame", "time"),
@@ -109,7 +160,7 @@ def read_part(index: Path, man: Manifest, rel: str, d: int, m: int, columns: tup
     """One codes part: (table of ``columns``, lists or None, codes (n, m) uint8, vectors (n, d) float16); without
     ``with_codes`` neither lists nor codes are read (None).
 
-    The vectors are a memory map of the part's vectors file, or, in an index from before vectors files,
+    The vectors are the part's vectors file (:class:`VectorFile`), or, in an index from before vectors files,
     the part's ``vector`` column read into memory; frame and time, missing from such a part, come from the
     key-frame rows."""
     path = index / rel
@@ -184,6 +235,6 @@ def compact_codes_part(index: Path, man: Manifest, rel: str, gen: int, name: str
     if not keep.any():
         return
     rows = CodeRows(*(t.column(c).to_numpy()[keep] for c in ("kf_id", "video_id", "frame", "time")), codes[keep],
-                    np.asarray(vectors[keep]), lists[keep] if "list" in names else None)
+                    np.asarray(vectors[np.flatnonzero(keep)]), lists[keep] if "list" in names else None)
     write_codes_part(str(index / "codes" / f"gen={gen}"), str(index / VECTORS / f"gen={gen}"), name, rows)
 

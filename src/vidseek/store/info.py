@@ -56,14 +56,14 @@ def search_info(index: Path, man) -> dict:
     in_memory = not man.files.get(VECTORS) and n > 0  # an index from before vectors files
     per = resident_estimate(pq["m"], ivf is not None, pq["d"] if in_memory else 0)
     return {"engine": "ivf" if ivf else "flat", "nlist": ivf["nlist"] if ivf else 0, "resident_bytes_per_keyframe": per,
-            "resident_bytes": per * n + (ivf["nlist"] * ivf["d"] * 4 if ivf else 0), "vectors": "memory-mapped"
+            "resident_bytes": per * n + (ivf["nlist"] * ivf["d"] * 4 if ivf else 0), "vectors": "on disk"
             if not in_memory else "in memory"}
 
 
 def resident_estimate(m: int, ivf: bool, d_in_memory: int = 0) -> int:
     """Bytes per key frame of an opened index: the engine's codes and 8-byte row numbers (a flat index's
     exhaustive scanner and faiss.IndexPQ each hold the codes), 12 bytes of video/time/frame, 2 of cached score
-    level, and float16 vectors only where they are not memory-mapped (``d_in_memory``)."""
+    level, and float16 vectors only where they are held in memory (``d_in_memory``)."""
     return (m + 8 if ivf else 2 * m + 8) + 12 + 2 + 2 * d_in_memory
 
 

@@ -5,7 +5,7 @@
     IDX/videos/gen=N/part-*.parquet   one row per input file: id, path, kind, status, error, duration...
     IDX/keyframes/gen=N/part-*.parquet  one row per key frame: id, video_id, frame, time, shot, thumbnail
     IDX/codes/gen=N/part-*.parquet    id, video_id, frame, time, inverted list, PQ code (fixed-size binary, m bytes)
-    IDX/vectors/gen=N/part-*.npy      the whitened vectors of the codes part of the same name (float16, mmap)
+    IDX/vectors/gen=N/part-*.npy      the whitened vectors of the codes part of the same name (float16)
     IDX/.staging/                     work in progress of an interrupted or running build (resumable)
     IDX/.lock                         held while a process writes the index
 

@@ -5,7 +5,7 @@ Index datasets (``IDX/<dataset>/gen=N/*.parquet``, listed by the manifest):
 - ``videos``: one row per input file (``VIDEOS_COLUMNS``), written by the driver;
 - ``keyframes``: one row per key frame (``KEYFRAMES_COLUMNS``: ids, frame, time, shot, JPEG thumbnail);
 - ``codes`` and ``vectors``: see :mod:`.codes` (key-frame ids and places, PQ codes, inverted lists; the
-  whitened vectors as float16 in a memory-mappable file per part).
+  whitened vectors as float16 in an .npy file per part).
 """
 
 from __future__ import annotations

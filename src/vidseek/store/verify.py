@@ -36,6 +36,10 @@ def verify_index(index: str | os.PathLike) -> tuple[int, list[tuple[str, str]]]:
                 pq_io.ParquetFile(path).metadata
             elif path.suffix == ".json":
                 json.loads(path.read_text())
+            elif path.suffix == ".npy":
+                import numpy as np
+
+                np.load(path, mmap_mode="r").shape
             elif path.suffix == ".npz":
                 import numpy as np
 

@@ -1,0 +1,281 @@
+"""Search at scale: vidseek's inverted-file index against faiss at N key frames, each engine in its own process.
+
+    python bench/scale.py [--n 1000000] [--index IDX] [--nprobe 32] [--queries 200]
+
+The collection: the real key frames of the shared-video index (built here unless --index is given), plus
+synthetic key frames up to N: mixtures of three real whitened vectors with noise (vidseek.eval.distractors),
+PQ-encoded with the index's own codebooks, assigned to lists by a coarse k-means trained like the build's (on
+65,536 vectors, nlist = vidseek's default for N) and written through the index's own writer
+(vidseek.store.codes.write_codes_part: parts by list range, sorted), then committed as an index.
+Queries: real key frames with noise, each with a second noisy copy standing for its mirror (model time is
+left out); 2 vectors per interactive query.
+
+Engines, each opened in a fresh process (open time and RSS are of that process; rss_index_mb is what opening added
+after the imports, which are the same for every engine: vidseek, faiss, torch):
+- vidseek: Index.open (codes into faiss inverted lists, vectors left on disk); p50/p99 are its engine (ADC top-10);
+  "rank" is the whole ranking of one query + mirror (ADC top-256 per variant, exact re-ranking with vectors read
+  from disk, calibrated scores, grouping per video);
+- faiss_ivfpq: faiss.IndexIVFPQ as a faiss user builds it (residual codes, PQ trained by faiss) with the same
+  coarse centroids, nlist, m and nprobe;
+- faiss_pq: faiss.IndexPQ (exhaustive ADC) with vidseek's codebooks and codes: the reference of recall@10;
+- faiss_fastscan: faiss.IndexIVFPQFastScan, 2*m sub-quantisers of 4 bits (the same code size), same lists.
+recall@10: share of the exhaustive ADC top-10 (of the engine's own codes) found. The last line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+SAMPLE = 65536
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+# -- making the collection -------------------------------------------------------------------------
+def make_index(base: Path, out: Path, n: int, seed: int = 0, ivf: bool = True) -> dict:
+    """Write an index of ``n`` key frames at ``out`` (model of ``base``; an inverted file unless not ``ivf``);
+    returns what was made."""
+    import shutil
+
+    from vidseek.eval.distractors import synthetic_vectors
+    from vidseek.quantize.ivf import default_nlist, train_coarse, CoarseQuantizer
+    from vidseek.search import Index
+    from vidseek.store.codes import CodeRows, VECTORS, write_codes_part
+    from vidseek.store.commit import commit
+    from vidseek.store.layout import generation_files, keyframe_id, read_manifest
+    from vidseek.store.model_files import IVF_FILE, save_ivf
+
+    src = Index.open(base, device="cpu")
+    real = src.table.vectors(src.table.live_rows()).astype(np.float32)
+    man = read_manifest(base)
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.copytree(base / man.model_dir, out / "model/gen=1")
+    t0 = time.perf_counter()
+    x = np.concatenate([real, synthetic_vectors(real, n - len(real), seed)]).astype(np.float32)
+    nlist = default_nlist(n) if ivf else 1
+    coarse = CoarseQuantizer(train_coarse(x[np.random.default_rng(seed).choice(n, min(n, SAMPLE), replace=False)],
+                                          nlist, threads=None))
+    if ivf:
+        save_ivf(coarse, out / "model/gen=1" / IVF_FILE)
+    lists = np.concatenate([coarse.assign(x[s : s + 262144]) for s in range(0, n, 262144)])
+    codes = np.concatenate([src.pq.encode(x[s : s + 262144]) for s in range(0, n, 262144)])
+    made = time.perf_counter() - t0
+    per_video = 100
+    video, frame = np.arange(n) // per_video, np.arange(n) % per_video
+    kf_ids = np.fromiter((keyframe_id(f"synthetic://{v}", f) for v, f in zip(video.tolist(), frame.tolist())), np.int64, n)
+    stored = []
+    for i, rows in enumerate(np.array_split(np.argsort(lists, kind="stable"), max(1, n // 1_000_000))):
+        # list ranges, as the build's range partitioning; the writer sorts a part by (list, key frame)
+        write_codes_part(str(out / "codes/gen=1"), str(out / VECTORS / "gen=1"), f"part-{i:05d}",
+                         CodeRows(kf_ids[rows], video[rows], frame[rows], frame[rows] * 2.0, codes[rows], x[rows],
+                                  lists[rows] if ivf else None))
+        stored.append(rows[np.lexsort((kf_ids[rows], lists[rows] if ivf else np.zeros(len(rows))))])
+    write_tables(out, kf_ids, video, frame, per_video)
+    commit(out, None, 1, "model/gen=1", generation_files(out, 1), keep_old=False,
+           params={"nlist": nlist, "synthetic": True}, removed=[])
+    return {"x": x, "codes": codes, "lists": lists, "coarse": coarse, "pq": src.pq, "nlist": nlist,
+            "make_s": made, "real": len(real), "stored": np.concatenate(stored)}
+
+
+def write_tables(out: Path, kf_ids: np.ndarray, video: np.ndarray, frame: np.ndarray, per_video: int) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq_io
+
+    n, nv = len(kf_ids), int(video[-1]) + 1
+    (out / "videos/gen=1").mkdir(parents=True)
+    pq_io.write_table(pa.table({"video_id": np.arange(nv, dtype=np.int64), "path": [f"synthetic://{i}" for i in range(nv)],
+                                "kind": ["video"] * nv, "status": ["ok"] * nv, "error": pa.nulls(nv, pa.string()),
+                                "duration": np.full(nv, 2.0 * per_video), "frames": np.full(nv, 50 * per_video),
+                                "keyframes": np.full(nv, per_video)}), out / "videos/gen=1/part-00000.parquet")
+    (out / "keyframes/gen=1").mkdir(parents=True)
+    pq_io.write_table(pa.table({"kf_id": kf_ids, "video_id": video, "frame": frame, "time": frame * 2.0,
+                                "shot": np.zeros(n, np.int32), "thumb": pa.nulls(n, pa.binary())}),
+                      out / "keyframes/gen=1/part-00000.parquet")
+
+
+def make_faiss(made: dict, folder: Path, nprobe: int) -> dict[str, str]:
+    """faiss indexes of the same collection, written to files (each engine process reads its own)."""
+    import faiss
+
+    from vidseek.search.engines import FlatEngine
+
+    x, pq, coarse, nlist = made["x"], made["pq"], made["coarse"], made["nlist"]
+    sample = x[np.random.default_rng(1).choice(len(x), min(len(x), SAMPLE), replace=False)]
+    files = {}
+    ivfpq = faiss.IndexIVFPQ(faiss.IndexFlatL2(pq.d), pq.d, nlist, pq.m, 8)
+    ivfpq.quantizer.add(coarse.centroids)
+    ivfpq.train(sample)  # the coarse quantiser is trained already: faiss trains the residual PQ
+    fs = faiss.IndexIVFPQFastScan(faiss.IndexFlatL2(pq.d), pq.d, nlist, 2 * pq.m, 4)
+    fs.quantizer.add(coarse.centroids)
+    fs.train(sample)
+    for name, index in (("faiss_ivfpq", ivfpq), ("faiss_fastscan", fs)):
+        for s in range(0, len(x), 262144):  # add() assigns the lists again: the same centroids, the same lists
+            index.add(np.ascontiguousarray(x[s : s + 262144]))
+        index.nprobe = nprobe
+        files[name] = str(folder / f"{name}.faiss")
+        faiss.write_index(index, files[name])
+    stored = made["stored"]  # the exhaustive reference holds the codes in the index's stored order (ids = rows)
+    flat = FlatEngine(pq, [(np.arange(len(x)), None, made["codes"][stored])], np.ones(len(x), bool)).adc._faiss_index()
+    files["faiss_pq"] = str(folder / "faiss_pq.faiss")
+    faiss.write_index(flat, files["faiss_pq"])
+    return files
+
+
+def queries(made: dict, nq: int, seed: int = 3) -> np.ndarray:
+    """(nq, 2, d): key frames with noise (half real, half drawn from the whole collection, so that queries land
+    all over the space, not only near the real key frames), and a second noisy copy (the mirror's stand-in)."""
+    rng = np.random.default_rng(seed)
+    x = made["x"]
+    pick = np.where(np.arange(nq) % 2 == 0, rng.integers(0, made["real"], nq), rng.integers(0, len(x), nq))
+    src = x[pick]
+    q = src[:, None, :] + 0.35 * rng.standard_normal((nq, 2, x.shape[1])).astype(np.float32) / np.sqrt(x.shape[1])
+    return (q / np.linalg.norm(q, axis=-1, keepdims=True)).astype(np.float32)
+
+
+# -- one engine, in its own process -----------------------------------------------------------------------
+def latency(fn, items) -> tuple[float, float]:
+    for it in items[:10]:
+        fn(it)
+    times = []
+    for it in items:
+        t = time.perf_counter()
+        fn(it)
+        times.append(time.perf_counter() - t)
+    return float(np.percentile(times, 50) * 1e3), float(np.percentile(times, 99) * 1e3)
+
+
+def recall10(found: np.ndarray, truth: np.ndarray) -> float:
+    return float(np.mean([len(set(a[:10]) & set(b[:10]) - {-1}) / 10 for a, b in zip(found, truth)]))
+
+
+def run_engine(name: str, where: str, nprobe: int, qfile: str, gtfile: str | None) -> dict:
+    q = np.load(qfile)  # (nq, 2, d)
+    batch = np.ascontiguousarray(np.concatenate([q[:, 0]] * max(1, 1000 // len(q)))[:1000])
+    import faiss
+
+    from vidseek.search import Index
+
+    base = rss_mb()  # after the imports: what opening the index adds
+    t0 = time.perf_counter()
+    if name == "vidseek":
+
+        index = Index.open(where, device="cpu", nprobe=nprobe)
+        search = index.engine.search
+    else:
+        index = faiss.read_index(where)
+        if name != "faiss_pq":
+            faiss.extract_index_ivf(index).nprobe = nprobe
+        search = index.search
+    open_s = time.perf_counter() - t0
+    out = {"open_s": round(open_s, 2), "rss_mb": round(rss_mb(), 1), "rss_index_mb": round(rss_mb() - base, 1)}
+    out["p50_ms"], out["p99_ms"] = latency(lambda v: search(v, 10), list(q))
+    if name == "vidseek":
+        out["rank_p50_ms"], out["rank_p99_ms"] = latency(lambda v: index.search_image_vectors(v, k=10), list(q))
+        clip = [np.repeat(v[None], 5, axis=0) for v in q[:40]]  # a 5-frame clip, 2 variants per frame
+        out["clip5_p50_ms"], _ = latency(lambda v: index.search_clip_vectors(v, [0, 1, 2, 3, 4], k=10), clip)
+    t = time.perf_counter()
+    search(batch, 10)
+    out["qps"] = round(len(batch) / (time.perf_counter() - t), 1)
+    _, found = search(np.ascontiguousarray(q[:, 0]), 10)
+    if gtfile:
+        truth = np.load(gtfile)
+    elif name == "faiss_pq":  # exhaustive itself
+        truth = found
+    else:  # this engine's own exhaustive ADC: every list probed
+        ivf = faiss.extract_index_ivf(index)
+        ivf.nprobe = ivf.nlist
+        truth = index.search(np.ascontiguousarray(q[:, 0]), 10)[1]
+    out["recall10"] = round(recall10(found, truth), 4)
+    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3, 1)
+    return {k: round(v, 3) if isinstance(v, float) else v for k, v in out.items()}
+
+
+def child(name: str, where: str, nprobe: int, qfile: str, gtfile: str | None) -> dict:
+    cmd = [sys.executable, __file__, "--child", name, "--where", where, "--nprobe", str(nprobe), "--qfile", qfile]
+    cmd += ["--gtfile", gtfile] if gtfile else []
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
+    if r.returncode:
+        raise RuntimeError(f"{name}: {r.stderr[-2000:]}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def base_index(args, tmp: Path) -> Path:
+    if args.index:
+        return args.index
+    from vidseek.engine.build import BuildConfig, build_index
+    from vidseek.engine.session import SparkConfig
+
+    build_index([str(args.data / "videos")], tmp / "shared", BuildConfig(spark=SparkConfig(master="local[*]"), quiet=True))
+    return tmp / "shared"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--n", type=int, default=1_000_000)
+    ap.add_argument("--index", type=Path, help="base index (default: built here from the shared videos)")
+    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    ap.add_argument("--nprobe", type=int, default=None, help="lists per query vector (default: vidseek's)")
+    ap.add_argument("--sweep", default="8,16,64,128", help="more nprobe values for vidseek and faiss_ivfpq")
+    ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--work", type=Path, help="folder for the generated index (default: a temporary one)")
+    ap.add_argument("--child"), ap.add_argument("--where"), ap.add_argument("--qfile"), ap.add_argument("--gtfile")
+    args = ap.parse_args()
+    from vidseek.quantize.ivf import DEFAULT_NPROBE
+
+    nprobe = args.nprobe or DEFAULT_NPROBE
+    if args.child:
+        print(json.dumps(run_engine(args.child, args.where, nprobe, args.qfile, args.gtfile)))
+        return
+    tmp = args.work or Path(tempfile.mkdtemp(prefix="vidseek-scale-"))
+    tmp.mkdir(parents=True, exist_ok=True)
+    t = time.perf_counter()
+    made = make_index(base_index(args, tmp), tmp / "index", args.n)
+    print(f"{args.n:,} key frames ({made['real']} real), nlist {made['nlist']}, m={made['pq'].m}: vectors, lists and "
+          f"codes made in {made['make_s']:.0f} s, index written in {time.perf_counter() - t - made['make_s']:.0f} s")
+    files = make_faiss(made, tmp, nprobe)
+    q = queries(made, args.queries)
+    np.save(tmp / "q.npy", q)
+    import faiss
+
+    gt = faiss.read_index(files["faiss_pq"]).search(np.ascontiguousarray(q[:, 0]), 10)[1]
+    np.save(tmp / "gt.npy", gt)
+    del made
+    results = {"vidseek": child("vidseek", str(tmp / "index"), nprobe, str(tmp / "q.npy"), str(tmp / "gt.npy"))}
+    for name in ("faiss_ivfpq", "faiss_fastscan", "faiss_pq"):
+        results[name] = child(name, files[name], nprobe, str(tmp / "q.npy"), None)
+    print(f"\none query vector + its mirror (2 vectors), top-10, nprobe {nprobe}; {args.queries} queries; "
+          "batch: 1,000 vectors in one call")
+    cols = ("p50_ms", "p99_ms", "qps", "recall10", "open_s", "rss_mb", "rss_index_mb")
+    print(f"{'engine':<16}" + "".join(f"{c:>14}" for c in cols))
+    for name, r in results.items():
+        print(f"{name:<16}" + "".join(f"{r[c]:>14}" for c in cols))
+    v = results["vidseek"]
+    print(f"vidseek whole ranking of one query + mirror (re-ranking, scores, grouping): p50 {v['rank_p50_ms']} ms, "
+          f"p99 {v['rank_p99_ms']} ms; a 5-frame clip: p50 {v['clip5_p50_ms']} ms")
+    for p in [int(s) for s in args.sweep.split(",") if s]:
+        a = child("vidseek", str(tmp / "index"), p, str(tmp / "q.npy"), str(tmp / "gt.npy"))
+        b = child("faiss_ivfpq", files["faiss_ivfpq"], p, str(tmp / "q.npy"), None)
+        print(f"nprobe {p:>4}: vidseek p50 {a['p50_ms']} ms recall@10 {a['recall10']} (rank p50 {a['rank_p50_ms']} ms); "
+              f"faiss_ivfpq p50 {b['p50_ms']} ms recall@10 {b['recall10']}")
+    keys = ("p50_ms", "p99_ms", "qps", "recall10", "rss_mb", "open_s")
+    print(json.dumps({"n": args.n, **{k: {c: r[c] for c in keys} for k, r in results.items()}}))
+
+
+if __name__ == "__main__":
+    main()

@@ -312,11 +312,13 @@ class Index:
             for row, vid, kt, score in zip(rows.tolist(), self.table.video[rows].tolist(),
                                            self.table.time[rows].tolist(), scores.tolist()):
                 per_video.setdefault(vid, []).append((i, kt - t, float(score), row))
-        return sorted((self._clip_hit(vid, m, len(times)) for vid, m in per_video.items()),
-                      key=lambda h: -h.score)[:k]
+        best = sorted(((vid, *self._clip_best(m, len(times))) for vid, m in per_video.items()), key=lambda b: -b[1])
+        return [self._clip_hit(vid, total, chosen) for vid, total, chosen in best[:k]]  # hits for the top k only
 
-    def _clip_hit(self, vid: int, matches: list[tuple[int, float, float, int]], nq: int) -> Hit:
-        """A video's clip score: the best offset's mean (over query frames) of the best agreeing score."""
+    @staticmethod
+    def _clip_best(matches: list[tuple[int, float, float, int]], nq: int) -> tuple[float, dict]:
+        """A video's clip score: the best offset's mean (over query frames) of the best agreeing score; and the
+        matches chosen there (query frame -> (score, offset, row))."""
         best = None
         for _, o_star, _, _ in matches:
             chosen: dict[int, tuple[float, float, int]] = {}
@@ -326,7 +328,10 @@ class Index:
             total = sum(c[0] for c in chosen.values()) / nq
             if best is None or total > best[0]:
                 best = (total, chosen)
-        total, chosen = best
+        return best
+
+    def _clip_hit(self, vid: int, total: float, chosen: dict) -> Hit:
+        """The hit of a video's clip match: where the clip starts (median offset of the chosen matches)."""
         top = max(chosen.values())
         offset = float(np.median([c[1] for c in chosen.values()]))
         duration = self.video_durations.get(int(self.table.video_ids[vid]), 0.0)

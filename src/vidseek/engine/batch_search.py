@@ -83,10 +83,10 @@ def shard_task(part: int, params_json: str) -> Iterator[bytes]:
     prepared = prepared.filter(pc.is_null(prepared.column("error")))
     if params.get("only") is not None:
         prepared = prepared.filter(pc.is_in(prepared.column("query"), pa.array(params["only"], pa.string())))
-    r = params["r"]
     cols = {f.name: [] for f in CANDIDATE_SCHEMA}
-    for q, shape, raw in zip(*(prepared.column(c).to_pylist() for c in ("query", "shape", "vectors"))):
+    for q, kind, shape, raw in zip(*(prepared.column(c).to_pylist() for c in ("query", "kind", "shape", "vectors"))):
         vecs = np.frombuffer(raw, np.float32).reshape(shape)
+        r = params["r"] if kind == "image" else params["r_clip"]
         for i, (rows, scores, dist, ids) in enumerate(index.scored_candidates(vecs, r, rerank=params["refine"] > 0)):
             score_of = dict(zip(rows.tolist(), scores.tolist()))
             if dist is None:  # scored exactly: every row, no distances
@@ -171,15 +171,16 @@ def _search_rounds(session, params: dict, prepared: pa.Table, driver, shards: in
                    quiet: bool) -> dict[str, list]:
     """Shard jobs until every query is answered: a picture whose candidates hold fewer than ``k`` videos is
     searched again with four times as many, as :meth:`vidseek.search.Index.search_image_vectors` does."""
-    from ..search.index import PreparedQuery
+    from ..search.index import PreparedQuery, clip_depth
 
     ok = prepared.filter(pc.is_null(prepared.column("error")))
     todo = {q: (kind, times, np.frombuffer(v, np.float32).reshape(shape)) for q, kind, times, shape, v in
             zip(*(ok.column(c).to_pylist() for c in ("query", "kind", "times", "shape", "vectors")))}
     results: dict[str, list] = {}
     r, n, first = max(refine, 10 * k), len(driver), True
+    r_clip = clip_depth(refine, k)
     while todo:
-        pj = json.dumps({**params, "r": r, "only": None if first else sorted(todo)})
+        pj = json.dumps({**params, "r": r, "r_clip": r_clip, "only": None if first else sorted(todo)})
         with job_progress(session, f"search {shards} shard(s), {len(todo)} queries", unit="shard", quiet=quiet):
             blobs = session.sparkContext.parallelize(range(shards), max(shards, 1)).flatMap(
                 lambda i: shard_task(i, pj)).collect()
@@ -189,7 +190,7 @@ def _search_rounds(session, params: dict, prepared: pa.Table, driver, shards: in
         again = {}
         for q, (kind, times, vecs) in todo.items():
             lo, hi = np.searchsorted(queries, q, "left"), np.searchsorted(queries, q, "right")
-            found = merge_candidates(cands.slice(lo, hi - lo), vecs.shape[0], r)
+            found = merge_candidates(cands.slice(lo, hi - lo), vecs.shape[0], r if kind == "image" else r_clip)
             hits = driver.rank(PreparedQuery(kind, times, vecs), k, refine, None, found=found)
             if kind == "image" and len(hits) < min(k, len(driver.video_paths)) and r < n:
                 again[q] = (kind, times, vecs)

@@ -234,6 +234,7 @@ def main() -> None:
     ap.add_argument("--sweep", default="8,16,64,128", help="more nprobe values for vidseek and faiss_ivfpq")
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--work", type=Path, help="folder for the generated index (default: a temporary one)")
+    ap.add_argument("--reuse", action="store_true", help="measure the engines an earlier run left in --work")
     ap.add_argument("--child"), ap.add_argument("--where"), ap.add_argument("--qfile"), ap.add_argument("--gtfile")
     args = ap.parse_args()
     from vidseek.quantize.ivf import DEFAULT_NPROBE
@@ -242,20 +243,32 @@ def main() -> None:
     if args.child:
         print(json.dumps(run_engine(args.child, args.where, nprobe, args.qfile, args.gtfile)))
         return
+    if args.reuse and not (args.work and (args.work / "meta.json").is_file()):
+        ap.error("--reuse needs --work with an earlier run's files (meta.json)")
     tmp = args.work or Path(tempfile.mkdtemp(prefix="vidseek-scale-"))
     tmp.mkdir(parents=True, exist_ok=True)
-    t = time.perf_counter()
-    made = make_index(base_index(args, tmp), tmp / "index", args.n)
-    print(f"{args.n:,} key frames ({made['real']} real), nlist {made['nlist']}, m={made['pq'].m}: vectors, lists and "
-          f"codes made in {made['make_s']:.0f} s, index written in {time.perf_counter() - t - made['make_s']:.0f} s")
-    files = make_faiss(made, tmp, nprobe)
-    q = queries(made, args.queries)
-    np.save(tmp / "q.npy", q)
-    import faiss
+    files = {name: str(tmp / f"{name}.faiss") for name in ("faiss_ivfpq", "faiss_fastscan", "faiss_pq")}
+    if args.reuse:  # the engines of an earlier run with the same --work (measurements only)
+        meta = json.loads((tmp / "meta.json").read_text())
+        print(f"{meta['n']:,} key frames ({meta['real']} real), nlist {meta['nlist']}, m={meta['m']}: reused from an "
+              f"earlier run with --work {tmp} (made in {meta['make_s']:.0f} s, written in {meta['write_s']:.0f} s)")
+    else:
+        t = time.perf_counter()
+        made = make_index(base_index(args, tmp), tmp / "index", args.n)
+        meta = {"n": args.n, "real": made["real"], "nlist": made["nlist"], "m": made["pq"].m, "make_s": made["make_s"],
+                "write_s": time.perf_counter() - t - made["make_s"]}
+        print(f"{args.n:,} key frames ({meta['real']} real), nlist {meta['nlist']}, m={meta['m']}: vectors, lists and "
+              f"codes made in {meta['make_s']:.0f} s, index written in {meta['write_s']:.0f} s")
+        files = make_faiss(made, tmp, nprobe)
+        q = queries(made, args.queries)
+        np.save(tmp / "q.npy", q)
+        import faiss
 
-    gt = faiss.read_index(files["faiss_pq"]).search(np.ascontiguousarray(q[:, 0]), 10)[1]
-    np.save(tmp / "gt.npy", gt)
-    del made
+        gt = faiss.read_index(files["faiss_pq"]).search(np.ascontiguousarray(q[:, 0]), 10)[1]
+        np.save(tmp / "gt.npy", gt)
+        (tmp / "meta.json").write_text(json.dumps(meta))
+        del made
+    args.n = meta["n"]
     results = {"vidseek": child("vidseek", str(tmp / "index"), nprobe, str(tmp / "q.npy"), str(tmp / "gt.npy"))}
     for name in ("faiss_ivfpq", "faiss_fastscan", "faiss_pq"):
         results[name] = child(name, files[name], nprobe, str(tmp / "q.npy"), None)

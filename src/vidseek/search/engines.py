@@ -64,6 +64,7 @@ class IVFEngine:
         index.is_trained = True
         self.index = index
         self.nprobe = nprobe
+        self._probe = -1
         self._n = 0
         for rows, lists, codes in parts:
             if lists is None:
@@ -100,15 +101,21 @@ class IVFEngine:
 
     def search(self, queries: np.ndarray, k: int, nprobe: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         queries = np.ascontiguousarray(queries, dtype=np.float32)
-        self.index.nprobe = max(1, min(nprobe or self.nprobe, self.coarse.nlist))
-        k_eff = max(1, min(k, self._n))
+        probe = max(1, min(nprobe or self.nprobe, self.coarse.nlist))
+        if probe != self._probe:  # a SWIG attribute write costs more than the check
+            self.index.nprobe = self._probe = probe
+        if self._n == 0 or len(queries) == 0 or k > self._n:
+            return self._padded(queries, k)
+        d, i = self.index.search(queries, k)  # fewer than k codes in the lists probed: -1 rows, inf distances
+        d[i < 0] = np.inf
+        return d, i
+
+    def _padded(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         dist = np.full((len(queries), k), np.inf, np.float32)
         rows = np.full((len(queries), k), -1, np.int64)
-        if self._n == 0 or len(queries) == 0:
-            return dist, rows
-        d, i = self.index.search(queries, k_eff)
-        dist[:, :k_eff] = np.where(i >= 0, d, np.inf)
-        rows[:, :k_eff] = i
+        if self._n and len(queries):
+            d, i = self.index.search(queries, self._n)
+            dist[:, : self._n], rows[:, : self._n] = np.where(i >= 0, d, np.inf), i
         return dist, rows
 
     def resident_bytes(self) -> int:

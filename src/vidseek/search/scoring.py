@@ -54,10 +54,23 @@ class Background:
         return np.minimum(out, 0.99)
 
     def _level(self, s: np.ndarray) -> float:
-        order = np.argsort(-s, kind="stable")
-        _, first = np.unique(self.videos[order], return_index=True)
-        closest = self.videos[order][np.sort(first)][: self.config.skip_videos]
-        rest = s[order][~np.isin(self.videos[order], closest)]
+        # the closest few hundred are enough when they hold skip_videos videos and tail frames of others; a
+        # full sort otherwise (same result: only the order of the top matters)
+        head = min(len(s), 16 * (self.config.skip_videos + self.config.tail))
+        if head < len(s):
+            top = np.argpartition(-s, head - 1)[:head]
+            level = self._level_of(s, top[np.argsort(-s[top], kind="stable")], complete=False)
+            if level is not None:
+                return level
+        return self._level_of(s, np.argsort(-s, kind="stable"), complete=True)
+
+    def _level_of(self, s: np.ndarray, order: np.ndarray, complete: bool) -> float | None:
+        videos = self.videos[order]
+        _, first = np.unique(videos, return_index=True)
+        closest = videos[np.sort(first)][: self.config.skip_videos]
+        rest = s[order][~np.isin(videos, closest)]
+        if not complete and (len(closest) < self.config.skip_videos or len(rest) < self.config.tail):
+            return None
         if len(rest) == 0:  # everything is in the closest videos (a tiny collection): no level to compare to
             rest = s[order][len(s) // 2 :]
         return float(rest[: self.config.tail].mean())

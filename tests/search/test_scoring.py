@@ -1,0 +1,27 @@
+"""The background level of a query: the fast path (the closest few hundred background frames) gives what a full
+sort gives, with many videos in the background and with few (where it must fall back to the full sort)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vidseek.search.scoring import Background, ScoreConfig
+
+
+def unit(x):
+    return x / np.linalg.norm(x, axis=-1, keepdims=True)
+
+
+def full_sort_level(bg: Background, s: np.ndarray) -> float:
+    return min(bg._level_of(s, np.argsort(-s, kind="stable"), complete=True), 0.99)
+
+
+@pytest.mark.parametrize("videos", [1000, 3])  # many videos; three videos hold every frame (the fallback)
+def test_levels_equal_a_full_sort(videos):
+    rng = np.random.default_rng(videos)
+    vectors = unit(rng.normal(size=(4096, 32)).astype(np.float32))
+    bg = Background(vectors, rng.integers(0, videos, 4096), ScoreConfig())
+    queries = unit(np.concatenate([vectors[:20] + 0.1 * rng.normal(size=(20, 32)), rng.normal(size=(20, 32))]).astype(np.float32))
+    expected = [full_sort_level(bg, s) for s in (bg.vectors @ queries.T).T]
+    np.testing.assert_allclose(bg.levels(queries), expected, rtol=0, atol=1e-6)

@@ -236,6 +236,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     log.log(NOTICE, "vidseek: serving %s on http://%s:%d/ (API docs at /docs); Ctrl+C stops", args.index, args.host,
                 args.port)
     serve(ServeConfig(index=args.index, max_upload_mb=args.max_upload_mb, workers=args.workers, device=args.device,
-                      nprobe=args.nprobe),
+                      nprobe=args.nprobe, reload_interval=args.reload_interval),
           host=args.host, port=args.port)
     return EXIT_OK

@@ -258,6 +258,10 @@ def _serve(sub, common) -> None:
                    help="largest query upload; larger ones get HTTP 413 (default: %(default)s)")
     p.add_argument("--workers", type=int, default=d.workers, metavar="N", help="searches run at once (default: %(default)s)")
     p.add_argument("--device", default=d.device, choices=["auto", "cpu", "cuda"])
+    p.add_argument("--reload-interval", type=float, default=d.reload_interval, metavar="S",
+                   help="look for a newly committed generation (vidseek add/remove/compact/build) every S seconds and "
+                        "switch to it without a restart; searches in flight finish on the old one (default: "
+                        "%(default)s; 0: only on POST /api/reload)")
     _nprobe(p)
     p.set_defaults(func=c.cmd_serve)
 

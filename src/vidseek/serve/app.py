@@ -5,11 +5,12 @@ Endpoints (OpenAPI docs at /docs):
     GET  /api/videos?offset=&limit=      indexed videos, paged
     GET  /api/videos/{id}/stream         the indexed file, with HTTP range requests (the browser can seek)
     GET  /api/keyframes/{id}/thumbnail   JPEG thumbnail of a key frame
-    GET  /api/stats                      index statistics
-    GET  /api/health                     liveness
+    GET  /api/stats                      index statistics (the generation served)
+    GET  /api/health                     liveness and the generation served
+    POST /api/reload                     switch to a newly committed generation now (also done every 2 s: .live)
     GET  /                               the search page (all assets served locally, no CDN)
 
-The index is loaded once at start-up.  Searches run in a bounded thread pool (torch, PyAV and numpy release
+The index is loaded at start-up and follows the index folder (:mod:`.live`).  Searches run in a bounded thread pool (torch, PyAV and numpy release
 the GIL), so the event loop never blocks; the model is loaded once and shared read-only by all searches.
 Only files that belong to the index can be streamed: URLs carry ids, never paths.  Uploads are size-limited
 (413) and checked by decoding, not by extension (400 with the cause).
@@ -28,15 +29,14 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-import numpy as np
 from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from ..errors import VidseekError
-from ..search import Index
 from ..search.scoring import DEFAULT_MIN_SCORE
-from .models import Health, SearchResponse, SearchResult, Stats, Video, VideoPage
+from .live import Generation, LiveIndex
+from .models import Health, Reload, SearchResponse, SearchResult, Stats, Video, VideoPage
 
 STATIC = Path(__file__).parent / "static"
 CHUNK = 1 << 20
@@ -51,6 +51,7 @@ class ServeConfig:
     default_k: int = 10
     max_k: int = 100
     nprobe: int | None = None  # inverted lists per query picture (inverted-file index; None: the default)
+    reload_interval: float = 2.0  # seconds between looks for a new committed generation (0: never)
 
 
 def _parse_id(raw: str) -> int:
@@ -61,49 +62,55 @@ def _parse_id(raw: str) -> int:
 
 
 def create_app(config: ServeConfig) -> FastAPI:
-    index = Index.open(config.index, device=config.device, nprobe=config.nprobe)
-    index.model  # load the network now, not on the first request
+    live = LiveIndex(config.index, device=config.device, nprobe=config.nprobe, interval=config.reload_interval)
     pool = ThreadPoolExecutor(max_workers=max(1, config.workers), thread_name_prefix="vidseek-search")
     limit = int(config.max_upload_mb * 1024 * 1024)
-    videos = sorted(index.video_paths.items(), key=lambda kv: kv[1])
-    live = index.table.video[index.table.video >= 0]
-    counts = np.bincount(live, minlength=len(index.table.video_ids)).tolist()
-    keyframes_per_video = dict(zip(index.table.video_ids.tolist(), counts))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
+        live.start()
         yield
+        live.stop()
         pool.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPI(title="vidseek", version="1", lifespan=lifespan,
                   description="Find where an image or a clip appears in a video collection.")
-    app.state.index = index
+    app.state.live = live
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
-    def video_json(vid: int) -> dict:
-        path = index.video_paths[vid]
-        return {"id": str(vid), "name": Path(path).name, "path": path, "duration": index.video_durations.get(vid, 0.0),
-                "keyframes": keyframes_per_video.get(vid, 0), "stream_url": f"/api/videos/{vid}/stream"}
+    def video_json(g: Generation, vid: int) -> dict:
+        path = g.index.video_paths[vid]
+        return {"id": str(vid), "name": Path(path).name, "path": path, "duration": g.index.video_durations.get(vid, 0.0),
+                "keyframes": g.keyframes.get(vid, 0), "stream_url": f"/api/videos/{vid}/stream"}
 
     @app.get("/api/health")
     def health() -> Health:
-        return Health(status="ok", keyframes=len(index), videos=len(index.video_paths))
+        g = live.current()
+        return Health(status="ok", keyframes=len(g.index), videos=len(g.index.video_paths), generation=g.number)
 
     @app.get("/api/stats")
     def stats() -> Stats:
+        index = live.current().index
         return Stats(**index.stats(), backbone=index.model.backbone.name, image_size=index.model.backbone.image_size,
                      max_upload_mb=config.max_upload_mb)
 
+    @app.post("/api/reload")
+    def reload() -> Reload:
+        """Look for a newly committed generation now (the server also looks every few seconds)."""
+        changed = live.reload()
+        return Reload(generation=live.current().number, changed=changed)
+
     @app.get("/api/videos")
     def list_videos(offset: int = 0, limit: int = 50) -> VideoPage:
+        g = live.current()
         offset, limit = max(0, offset), min(max(1, limit), 500)
-        return VideoPage(total=len(videos), offset=offset, limit=limit,
-                         items=[Video(**video_json(vid)) for vid, _ in videos[offset : offset + limit]])
+        return VideoPage(total=len(g.videos), offset=offset, limit=limit,
+                         items=[Video(**video_json(g, vid)) for vid, _ in g.videos[offset : offset + limit]])
 
     @app.get("/api/videos/{video_id}/stream")
     def stream(video_id: str) -> FileResponse:
         vid = _parse_id(video_id)
-        path = index.video_paths.get(vid)
+        path = live.current().index.video_paths.get(vid)
         if path is None or not os.path.isfile(path):
             raise HTTPException(404, "not found")
         media = mimetypes.guess_type(path)[0] or "application/octet-stream"
@@ -113,7 +120,7 @@ def create_app(config: ServeConfig) -> FastAPI:
     async def thumbnail(kf_id: str) -> Response:
         kid = _parse_id(kf_id)
         try:
-            data = await asyncio.get_running_loop().run_in_executor(pool, index.thumbnail, kid)
+            data = await asyncio.get_running_loop().run_in_executor(pool, live.current().index.thumbnail, kid)
         except KeyError:
             raise HTTPException(404, "not found") from None
         return Response(data, media_type="image/jpeg", headers={"Cache-Control": "public, max-age=86400"})
@@ -123,6 +130,7 @@ def create_app(config: ServeConfig) -> FastAPI:
                      show_all: bool = Form(False, alias="all", description="also return results below the minimum score"),
                      min_score: float = Form(DEFAULT_MIN_SCORE, description="results scoring below are not returned "
                                              "(an empty list means nothing in the collection matches)")) -> SearchResponse:
+        g = live.current()  # this request's generation, to its end
         k = min(max(1, k), config.max_k)
         threshold = None if show_all else min_score
         declared = request.headers.get("content-length")
@@ -142,7 +150,7 @@ def create_app(config: ServeConfig) -> FastAPI:
                 raise HTTPException(400, "empty upload")
             t0 = time.perf_counter()
             try:
-                hits, kind = await asyncio.get_running_loop().run_in_executor(pool, partial(index.search_query, tmp, k,
+                hits, kind = await asyncio.get_running_loop().run_in_executor(pool, partial(g.index.search_query, tmp, k,
                                                                                      min_score=threshold))
             except VidseekError as exc:
                 raise HTTPException(400, f"{file.filename}: {exc.cause}") from None
@@ -152,7 +160,7 @@ def create_app(config: ServeConfig) -> FastAPI:
             took = (time.perf_counter() - t0) * 1000
         finally:
             Path(tmp).unlink(missing_ok=True)
-        results = [SearchResult(**video_json(h.video_id), score=round(h.score, 6), time=round(h.time, 3), frame=h.frame,
+        results = [SearchResult(**video_json(g, h.video_id), score=round(h.score, 6), time=round(h.time, 3), frame=h.frame,
                                 keyframe_time=round(h.keyframe_time, 3), keyframe_frame=h.keyframe_frame,
                                 keyframe_id=str(h.keyframe_id), thumbnail_url=f"/api/keyframes/{h.keyframe_id}/thumbnail")
                    for h in hits]

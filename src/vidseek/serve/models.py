@@ -9,6 +9,12 @@ class Health(BaseModel):
     status: str = Field(description='"ok" while the server answers')
     keyframes: int
     videos: int
+    generation: int = Field(description="index generation being served")
+
+
+class Reload(BaseModel):
+    generation: int = Field(description="index generation being served after the request")
+    changed: bool = Field(description="whether a new generation was found and switched to")
 
 
 class Stats(BaseModel):

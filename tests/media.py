@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -76,3 +78,40 @@ def assert_same_index(a: Path, b: Path) -> None:
             assert sorted(za.files) == sorted(zb.files)
             for key in za.files:
                 assert np.array_equal(za[key], zb[key]), (name, key)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def running_server(index: Path, log: Path, *options: str) -> Iterator[str]:
+    """`vidseek serve INDEX` on a free loopback port until the block ends; yields its base URL."""
+    import signal
+    import time
+
+    import httpx
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "vidseek", "serve", str(index), "--port", str(port), *options],
+                            stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            if httpx.get(base + "/api/health", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        raise RuntimeError(f"server did not start: {log.read_text()[-2000:]}")
+    try:
+        yield base
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)

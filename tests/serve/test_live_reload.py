@@ -4,12 +4,7 @@ running across the switch all succeed, and a removed video's stream answers 404.
 from __future__ import annotations
 
 import io
-import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 
@@ -17,7 +12,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from media import VIDEOS, run_cli
+from media import VIDEOS, run_cli, running_server
 from vidseek.eval.queries import grab_frames
 
 BEAR = VIDEOS.parent / "extra-videos/wikimedia-tmh/bear-vp9-opus.webm"  # not in the shared index
@@ -43,35 +38,12 @@ def wait_for_generation(base: str, generation: int, timeout: float = 60) -> None
     pytest.fail(f"the server did not switch to generation {generation} within {timeout} s")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture()
 def live_server(shared_index, tmp_path):
     idx = tmp_path / "idx"
     shutil.copytree(shared_index, idx, ignore=shutil.ignore_patterns(".staging", ".lock"))
-    port = free_port()
-    log = tmp_path / "server.log"
-    proc = subprocess.Popen([sys.executable, "-m", "vidseek", "serve", str(idx), "--port", str(port), "--device", "cpu",
-                             "--reload-interval", "0.5"], stdout=open(log, "w"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            if httpx.get(base + "/api/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail(f"server did not start: {log.read_text()[-2000:]}")
-    yield idx, base
-    os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(timeout=30)
+    with running_server(idx, tmp_path / "server.log", "--device", "cpu", "--reload-interval", "0.5") as base:
+        yield idx, base
 
 
 def test_add_and_remove_are_served_without_a_restart(live_server):

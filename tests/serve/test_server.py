@@ -5,48 +5,21 @@ from __future__ import annotations
 import concurrent.futures
 import io
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 from PIL import Image
 
-from media import VIDEOS
+from media import VIDEOS, running_server
 from vidseek.eval.queries import grab_frames, write_clip
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def server(shared_index, tmp_path_factory):
-    port = free_port()
     log = tmp_path_factory.mktemp("server") / "server.log"
-    proc = subprocess.Popen([sys.executable, "-m", "vidseek", "serve", str(shared_index), "--port", str(port),
-                             "--max-upload-mb", "1", "--device", "cpu"], stdout=open(log, "w"),
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            if httpx.get(base + "/api/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail(f"server did not start: {log.read_text()[-2000:]}")
-    yield base
-    os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(timeout=30)
+    with running_server(shared_index, log, "--max-upload-mb", "1", "--device", "cpu") as base:
+        yield base
 
 
 def jpeg_of(video: str, t: float) -> bytes:

@@ -223,7 +223,7 @@ class Index:
         r = min(max(r, 1), max(n, 1))
         levels = self.background.levels(qvecs.reshape(-1, d)).reshape(f, v)
         if rerank and r >= n:  # small index: exact scores of everything
-            rows = self._own_rows[self.table.video[self._own_rows] >= 0] if self._own_rows is not None else self.table.live_rows()
+            rows = self._own_rows if self._own_rows is not None else self.table.live_rows()  # own rows: searchable
             vecs = self.table.vectors(rows).astype(np.float32)
             return [(rows, normalise(vecs @ q.T, lev, self._row_levels(rows)), None, None) for q, lev in zip(qvecs, levels)]
         dist, ids = self.engine.search(qvecs.reshape(-1, d), r)

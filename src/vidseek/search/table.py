@@ -31,6 +31,7 @@ class KeyFrames:
         self.frame = np.zeros(0, np.int32)
         self._blocks: list[np.ndarray] = []  # vectors, one block per part (files) or appended array
         self._starts = np.zeros(1, np.int64)
+        self._filled = 0  # rows appended so far (the arrays may be reserved beyond)
 
     def __len__(self) -> int:
         return len(self.video)
@@ -49,14 +50,13 @@ class KeyFrames:
 
     def reserve(self, n: int) -> None:
         """Room for ``n`` more rows, so that appending parts does not copy the arrays again and again."""
-        self._filled = len(self)
         for name, dtype in (("video", np.int32), ("time", np.float32), ("frame", np.int32)):
             setattr(self, name, np.concatenate([getattr(self, name), np.zeros(n, dtype)]))
 
     def append(self, video_ids: np.ndarray, times: np.ndarray, frames: np.ndarray, vectors: np.ndarray) -> np.ndarray:
         """Add rows (their videos must be known or they are unsearchable); returns the new rows' numbers."""
         n = len(vectors)
-        first = getattr(self, "_filled", len(self))
+        first = self._filled
         if first + n > len(self):
             self.reserve(first + n - len(self))
         video_ids = np.asarray(video_ids, np.int64)

@@ -22,7 +22,7 @@ import pyarrow.parquet as pq_io
 
 from ..errors import StoreError
 from .layout import Manifest
-from .reader import read_table
+from .reader import parquet_errors, read_table
 
 VECTORS = "vectors"
 
@@ -147,12 +147,8 @@ def open_vectors(path, rows: int, d: int) -> VectorFile:
 
 def parquet_rows(path: Path) -> int:
     """Rows of a Parquet file, from its footer."""
-    try:
+    with parquet_errors(path):
         return pq_io.ParquetFile(path).metadata.num_rows
-    except FileNotFoundError:
-        raise StoreError(path, "index file listed in the manifest is missing") from None
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise StoreError(path, f"index file is corrupt or truncated ({str(exc).splitlines()[0]})") from None
 
 
 def read_part(index: Path, man: Manifest, rel: str, d: int, m: int, columns: tuple[str, ...] = ("video_id", "frame", "time"),
@@ -164,12 +160,8 @@ def read_part(index: Path, man: Manifest, rel: str, d: int, m: int, columns: tup
     the part's ``vector`` column read into memory; frame and time, missing from such a part, come from the
     key-frame rows."""
     path = index / rel
-    try:
+    with parquet_errors(path):
         names = set(pq_io.read_schema(path).names)
-    except FileNotFoundError:
-        raise StoreError(path, "index file listed in the manifest is missing") from None
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise StoreError(path, f"index file is corrupt or truncated ({str(exc).splitlines()[0]})") from None
     legacy = "vector" in names
     wanted = [c for c in columns if c in names] + (["code"] + (["list"] if "list" in names else []) if with_codes else [])
     wanted += ["kf_id"] if legacy and "kf_id" not in wanted else []
@@ -225,11 +217,12 @@ def fixed_vectors(col: pa.ChunkedArray, d: int, where: Path) -> np.ndarray:
 
 def compact_codes_part(index: Path, man: Manifest, rel: str, gen: int, name: str) -> None:
     """Rewrite one codes part (and its vectors) into generation ``gen`` without the removed videos' rows."""
-    import json
+    from .model_files import PQ_FILE, load_pq
 
-    pq_meta = json.loads((index / man.model_dir / "pq.json").read_text())
-    d, m = int(pq_meta["d"]), int(pq_meta["m"])
-    names = pq_io.read_schema(index / rel).names
+    pq = load_pq(index / man.model_dir / PQ_FILE)
+    d, m = pq.d, pq.m
+    with parquet_errors(index / rel):
+        names = pq_io.read_schema(index / rel).names
     t, lists, codes, vectors = read_part(index, man, rel, d, m, ("kf_id", "video_id", "frame", "time"))
     keep = ~np.isin(t.column("video_id").to_numpy(), np.asarray(man.removed, np.int64))
     if not keep.any():

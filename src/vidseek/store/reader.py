@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pyarrow as pa
 import pyarrow.parquet as pq_io
@@ -11,14 +13,20 @@ from ..errors import StoreError
 from .layout import Manifest
 
 
-def read_table(index: Path, rel: str, columns: list[str] | None = None) -> pa.Table:
-    path = index / rel
+@contextmanager
+def parquet_errors(path: Path) -> Iterator[None]:
+    """Reading an index's Parquet file: a missing or broken file is a StoreError naming it."""
     try:
-        return pq_io.read_table(path, columns=columns)
+        yield
     except FileNotFoundError:
         raise StoreError(path, "index file listed in the manifest is missing") from None
     except (pa.ArrowInvalid, OSError) as exc:
         raise StoreError(path, f"index file is corrupt or truncated ({str(exc).splitlines()[0]})") from None
+
+
+def read_table(index: Path, rel: str, columns: list[str] | None = None) -> pa.Table:
+    with parquet_errors(index / rel):
+        return pq_io.read_table(index / rel, columns=columns)
 
 
 def check_listed(index: Path, man: Manifest) -> None:

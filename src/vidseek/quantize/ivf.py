@@ -35,6 +35,8 @@ class IVFConfig:
         return self.mode == "on" or (self.mode == "auto" and n >= IVF_AUTO_MIN)
 
     def lists_for(self, n: int) -> int:
+        if self.nlist < 0:
+            raise ValueError(f"nlist must be 1 or more (0: the default), got {self.nlist}")
         return max(1, min(self.nlist or default_nlist(n), n))
 
 

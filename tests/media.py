@@ -89,8 +89,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(index: Path, log: Path, *options: str) -> Iterator[str]:
-    """`vidseek serve INDEX` on a free loopback port until the block ends; yields its base URL."""
+def running_server(index: Path, log: Path, *options: str, env: dict | None = None) -> Iterator[str]:
+    """`vidseek serve INDEX` on a free loopback port until the block ends; yields its base URL.  ``env``: extra
+    environment variables (e.g. VIDSEEK_TOKEN)."""
     import signal
     import time
 
@@ -98,12 +99,13 @@ def running_server(index: Path, log: Path, *options: str) -> Iterator[str]:
 
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "vidseek", "serve", str(index), "--port", str(port), *options],
-                            stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True)
+                            stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True,
+                            env={**os.environ, **(env or {})})
     base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 120
     while time.time() < deadline:
         try:
-            if httpx.get(base + "/api/health", timeout=2).status_code == 200:
+            if httpx.get(base + "/api/health", timeout=2).status_code in (200, 401):  # 401: it has a token
                 break
         except httpx.HTTPError:
             time.sleep(0.5)

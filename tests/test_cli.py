@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -182,3 +183,17 @@ def test_index_size_options_refuse_nonsense(tmp_path):
         assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
         assert args[-2] in r.stderr.strip().splitlines()[-1], r.stderr
     assert not (tmp_path / "i").exists()
+
+
+@pytest.mark.parametrize("host, env, extra, cause", [
+    ("0.0.0.0", {}, [], "refusing to serve on 0.0.0.0 without access control"),
+    ("192.0.2.7", {}, [], "refusing to serve on 192.0.2.7"),
+    ("127.0.0.1", {"VIDSEEK_TOKEN": "a-long-enough-secret-token"}, ["--no-auth"], "contradict"),
+])
+def test_serve_refuses_an_open_server_off_loopback(tmp_path, host, env, extra, cause):
+    # refused before the index is opened or a port bound (the index does not even exist)
+    base = {k: v for k, v in os.environ.items() if k != "VIDSEEK_TOKEN"}
+    r = subprocess.run([sys.executable, "-m", "vidseek", "serve", str(tmp_path / "none"), "--host", host,
+                        "--port", "9", *extra], capture_output=True, text=True, timeout=60, env={**base, **env})
+    assert r.returncode == 1 and cause in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1

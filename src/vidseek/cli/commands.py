@@ -229,13 +229,21 @@ def _search_batch(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from ..serve.app import ServeConfig, serve
+    import os
 
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
-        log.warning("serving on %s: anyone who can reach this address can search and stream the videos", args.host)
-    log.log(NOTICE, "vidseek: serving %s on http://%s:%d/ (API docs at /docs); Ctrl+C stops", args.index, args.host,
-                args.port)
+    from ..serve.app import ServeConfig, serve
+    from ..serve.auth import MIN_TOKEN_CHARS, TOKEN_ENV, choose_token, is_loopback
+
+    token = choose_token(args.host, args.token or os.environ.get(TOKEN_ENV), args.no_auth)
+    if token is not None and len(token) < MIN_TOKEN_CHARS:
+        log.warning("the token has %d characters: a short token can be guessed (use %d or more, e.g. "
+                    "python -c 'import secrets; print(secrets.token_urlsafe(32))')", len(token), MIN_TOKEN_CHARS)
+    if token is None and not is_loopback(args.host):
+        log.warning("serving on %s with no access control (--no-auth): anyone who can reach this address can "
+                    "search and stream the videos", args.host)
+    log.log(NOTICE, "vidseek: serving %s on http://%s:%d/ (API docs at /docs%s); Ctrl+C stops", args.index, args.host,
+            args.port, ", a token is needed" if token else "")
     serve(ServeConfig(index=args.index, max_upload_mb=args.max_upload_mb, workers=args.workers, device=args.device,
-                      nprobe=args.nprobe, reload_interval=args.reload_interval),
+                      nprobe=args.nprobe, reload_interval=args.reload_interval, token=token),
           host=args.host, port=args.port)
     return EXIT_OK

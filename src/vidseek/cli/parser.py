@@ -282,6 +282,15 @@ def _serve(sub, common) -> None:
                    help="look for a newly committed generation (vidseek add/remove/compact/build) every S seconds and "
                         "switch to it without a restart; searches in flight finish on the old one (default: "
                         "%(default)s; 0: only on POST /api/reload)")
+    a = p.add_argument_group("access control", "on an address other than loopback the server needs a token, or "
+                                               "--no-auth; with a token, every /api/ call, stream and thumbnail needs "
+                                               "it ('Authorization: Bearer TOKEN', or the page's login)")
+    a.add_argument("--token", default=None, metavar="TOKEN",
+                   help="the shared secret (better: the VIDSEEK_TOKEN environment variable, which other users of "
+                        "this machine cannot see in the process list)")
+    a.add_argument("--no-auth", action="store_true",
+                   help="serve without a token on a non-loopback --host, on purpose (anyone who can reach it can "
+                        "search and stream every indexed video)")
     _nprobe(p)
     p.set_defaults(func=c.cmd_serve)
 

@@ -8,7 +8,10 @@ Endpoints (OpenAPI docs at /docs):
     GET  /api/stats                      index statistics (the generation served)
     GET  /api/health                     liveness and the generation served
     POST /api/reload                     switch to a newly committed generation now (also done every 2 s: .live)
+    POST /api/login, /api/logout         set / clear the session cookie of the page (token field)
     GET  /                               the search page (all assets served locally, no CDN)
+
+With a token (:mod:`.auth`) every other ``/api/`` route needs it, as a Bearer header or the login cookie.
 
 The index is loaded at start-up and follows the index folder (:mod:`.live`).  Searches run in a bounded thread pool (torch, PyAV and numpy release
 the GIL), so the event loop never blocks; the model is loaded once and shared read-only by all searches.
@@ -29,14 +32,16 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
+from fastapi import APIRouter, Depends, FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 
 from ..errors import VidseekError
 from ..search.scoring import DEFAULT_MIN_SCORE
+from .auth import COOKIE, TokenAuth
 from .live import Generation, LiveIndex
-from .models import Health, Reload, SearchResponse, SearchResult, Stats, Video, VideoPage
+from .models import Health, Problem, Reload, SearchResponse, SearchResult, Stats, Video, VideoPage
 
 STATIC = Path(__file__).parent / "static"
 CHUNK = 1 << 20
@@ -52,6 +57,7 @@ class ServeConfig:
     max_k: int = 100
     nprobe: int | None = None  # inverted lists per query picture (inverted-file index; None: the default)
     reload_interval: float = 2.0  # seconds between looks for a new committed generation (0: never)
+    token: str | None = None  # every /api/ route needs it (None: no access control; see .auth)
 
 
 def _parse_id(raw: str) -> int:
@@ -77,37 +83,45 @@ def create_app(config: ServeConfig) -> FastAPI:
                   description="Find where an image or a clip appears in a video collection.")
     app.state.live = live
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    auth = TokenAuth(config.token)
+    bearer = HTTPBearer(auto_error=False, description="the server's token (--token / VIDSEEK_TOKEN)")
+
+    def authorised(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+        auth.require(request, credentials)
+
+    api = APIRouter(prefix="/api", dependencies=[Depends(authorised)],
+                    responses={401: {"model": Problem, "description": "no valid token (the server has one)"}})
 
     def video_json(g: Generation, vid: int) -> dict:
         path = g.index.video_paths[vid]
         return {"id": str(vid), "name": Path(path).name, "path": path, "duration": g.index.video_durations.get(vid, 0.0),
                 "keyframes": g.keyframes.get(vid, 0), "stream_url": f"/api/videos/{vid}/stream"}
 
-    @app.get("/api/health")
+    @api.get("/health")
     def health() -> Health:
         g = live.current()
         return Health(status="ok", keyframes=len(g.index), videos=len(g.index.video_paths), generation=g.number)
 
-    @app.get("/api/stats")
+    @api.get("/stats")
     def stats() -> Stats:
         index = live.current().index
         return Stats(**index.stats(), backbone=index.model.backbone.name, image_size=index.model.backbone.image_size,
                      max_upload_mb=config.max_upload_mb)
 
-    @app.post("/api/reload")
+    @api.post("/reload")
     def reload() -> Reload:
         """Look for a newly committed generation now (the server also looks every few seconds)."""
         changed = live.reload()
         return Reload(generation=live.current().number, changed=changed)
 
-    @app.get("/api/videos")
+    @api.get("/videos")
     def list_videos(offset: int = 0, limit: int = 50) -> VideoPage:
         g = live.current()
         offset, limit = max(0, offset), min(max(1, limit), 500)
         return VideoPage(total=len(g.videos), offset=offset, limit=limit,
                          items=[Video(**video_json(g, vid)) for vid, _ in g.videos[offset : offset + limit]])
 
-    @app.get("/api/videos/{video_id}/stream")
+    @api.get("/videos/{video_id}/stream")
     def stream(video_id: str) -> FileResponse:
         vid = _parse_id(video_id)
         path = live.current().index.video_paths.get(vid)
@@ -116,7 +130,7 @@ def create_app(config: ServeConfig) -> FastAPI:
         media = mimetypes.guess_type(path)[0] or "application/octet-stream"
         return FileResponse(path, media_type=media, filename=Path(path).name, content_disposition_type="inline")
 
-    @app.get("/api/keyframes/{kf_id}/thumbnail")
+    @api.get("/keyframes/{kf_id}/thumbnail")
     async def thumbnail(kf_id: str) -> Response:
         kid = _parse_id(kf_id)
         try:
@@ -125,7 +139,7 @@ def create_app(config: ServeConfig) -> FastAPI:
             raise HTTPException(404, "not found") from None
         return Response(data, media_type="image/jpeg", headers={"Cache-Control": "public, max-age=86400"})
 
-    @app.post("/api/search")
+    @api.post("/search")
     async def search(request: Request, file: UploadFile = File(...), k: int = Form(10),
                      show_all: bool = Form(False, alias="all", description="also return results below the minimum score"),
                      min_score: float = Form(DEFAULT_MIN_SCORE, description="results scoring below are not returned "
@@ -166,6 +180,25 @@ def create_app(config: ServeConfig) -> FastAPI:
                    for h in hits]
         return SearchResponse(query=file.filename, kind=kind, took_ms=round(took, 1), results=results,
                               min_score=threshold)
+
+    @app.post("/api/login", status_code=204, responses={401: {"model": Problem, "description": "wrong token"}})
+    def login(request: Request, token: str = Form(..., description="the server's token")) -> Response:
+        """Check the token and set the page's session cookie (HttpOnly, SameSite=Strict)."""
+        if auth.enabled and not auth.matches(token):
+            raise HTTPException(401, "wrong token")
+        out = Response(status_code=204)
+        if auth.enabled:
+            out.set_cookie(COOKIE, auth.session(), httponly=True, samesite="strict", path="/",
+                           secure=request.url.scheme == "https")
+        return out
+
+    @app.post("/api/logout", status_code=204)
+    def logout() -> Response:
+        out = Response(status_code=204)
+        out.delete_cookie(COOKIE, path="/")
+        return out
+
+    app.include_router(api)
 
     @app.get("/", response_class=HTMLResponse)
     def page() -> HTMLResponse:

@@ -5,6 +5,10 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 
+class Problem(BaseModel):
+    detail: str = Field(description="what went wrong, in one line")
+
+
 class Health(BaseModel):
     status: str = Field(description='"ok" while the server answers')
     keyframes: int

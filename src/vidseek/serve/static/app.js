@@ -7,9 +7,29 @@ const fmt = (t) => {
 };
 const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 
+function showLogin(needed) {
+  $("login").hidden = !needed;
+  $("drop").hidden = needed;
+  if (needed) { $("stats").textContent = "log in to see the index"; $("token").focus(); }
+}
+
+async function login(e) {
+  e.preventDefault();
+  const body = new FormData();
+  body.append("token", $("token").value);
+  let r;
+  try { r = await fetch("/api/login", { method: "POST", body }); } catch (err) { $("login-error").textContent = "The server did not answer."; return; }
+  if (r.status !== 204) { $("login-error").textContent = r.status === 401 ? "Wrong token." : `Login failed (${r.status}).`; return; }
+  $("token").value = ""; $("login-error").textContent = "";
+  showLogin(false);
+  loadStats();
+}
+
 async function loadStats() {
   try {
-    const s = await (await fetch("/api/stats")).json();
+    const r = await fetch("/api/stats");
+    if (r.status === 401) { showLogin(true); return; }
+    const s = await r.json();
     $("stats").innerHTML = `<b>${s.videos}</b> videos · <b>${s.keyframes}</b> key frames · ` +
       `${(s.bytes / 1e6).toFixed(1)} MB · ${esc(s.backbone)} · PQ ${s.pq_m} B/frame`;
     window.maxUploadMb = s.max_upload_mb;
@@ -33,6 +53,7 @@ async function search(file) {
   if ($("all").checked) body.append("all", "true");
   let r;
   try { r = await fetch("/api/search", { method: "POST", body }); } catch (e) { setStatus("The server did not answer.", true); return; }
+  if (r.status === 401) { showLogin(true); setStatus("Log in with the server's token to search.", true); return; }
   const data = await r.json().catch(() => ({}));
   if (!r.ok) { setStatus(data.detail || `Search failed (${r.status})`, true); return; }
   render(data);
@@ -75,6 +96,7 @@ function init() {
     const item = [...(e.clipboardData || {}).items || []].find((i) => i.kind === "file");
     if (item) search(item.getAsFile());
   });
+  $("login").addEventListener("submit", login);
   $("close").addEventListener("click", () => { $("video").pause(); $("player").close(); });
   $("player").addEventListener("close", () => $("video").pause());
   loadStats();

@@ -86,16 +86,42 @@ def make_index(base: Path, out: Path, n: int, seed: int = 0, ivf: bool = True) -
                          CodeRows(kf_ids[rows], video[rows], frame[rows], frame[rows] * 2.0, codes[rows], x[rows],
                                   lists[rows] if ivf else None))
         stored.append(rows[np.lexsort((kf_ids[rows], lists[rows] if ivf else np.zeros(len(rows))))])
-    write_tables(out, kf_ids, video, frame, per_video)
+    write_tables(out, kf_ids, video, frame, per_video, thumb_pool(base), max(1, n // 1_000_000))
     commit(out, None, 1, "model/gen=1", generation_files(out, 1), keep_old=False,
            params={"nlist": nlist, "synthetic": True}, removed=[])
     return {"x": x, "codes": codes, "lists": lists, "coarse": coarse, "pq": src.pq, "nlist": nlist,
             "make_s": made, "real": len(real), "stored": np.concatenate(stored)}
 
 
-def write_tables(out: Path, kf_ids: np.ndarray, video: np.ndarray, frame: np.ndarray, per_video: int) -> None:
+def thumb_pool(base: Path, side: int = 48) -> list[bytes]:
+    """Small JPEGs made from the base index's thumbnails, for the synthetic key frames (a real thumbnail is about
+    4 KB; 10M of them would not fit this machine's disk: the lookup cost does not depend on the size)."""
+    import io
+
+    import pyarrow.parquet as pq_io
+    from PIL import Image
+
+    from vidseek.store.layout import read_manifest
+
+    pool = []
+    for rel in read_manifest(base).files["keyframes"]:
+        for jpeg in pq_io.read_table(base / rel, columns=["thumb"]).column("thumb").to_pylist():
+            img = Image.open(io.BytesIO(jpeg))
+            img.thumbnail((side, side))
+            buf = io.BytesIO()
+            img.convert("RGB").save(buf, format="JPEG", quality=60)
+            pool.append(buf.getvalue())
+    return pool
+
+
+def write_tables(out: Path, kf_ids: np.ndarray, video: np.ndarray, frame: np.ndarray, per_video: int,
+                 pool: list[bytes], parts: int) -> None:
+    """The videos table and ``parts`` key-frames parts, each with its thumbnails sidecar (thumbnails from
+    ``pool``, in turn)."""
     import pyarrow as pa
     import pyarrow.parquet as pq_io
+
+    from vidseek.store.thumbs import THUMBS, encode_thumbs
 
     n, nv = len(kf_ids), int(video[-1]) + 1
     (out / "videos/gen=1").mkdir(parents=True)
@@ -104,9 +130,15 @@ def write_tables(out: Path, kf_ids: np.ndarray, video: np.ndarray, frame: np.nda
                                 "duration": np.full(nv, 2.0 * per_video), "frames": np.full(nv, 50 * per_video),
                                 "keyframes": np.full(nv, per_video)}), out / "videos/gen=1/part-00000.parquet")
     (out / "keyframes/gen=1").mkdir(parents=True)
-    pq_io.write_table(pa.table({"kf_id": kf_ids, "video_id": video, "frame": frame, "time": frame * 2.0,
-                                "shot": np.zeros(n, np.int32), "thumb": pa.nulls(n, pa.binary())}),
-                      out / "keyframes/gen=1/part-00000.parquet")
+    (out / THUMBS / "gen=1").mkdir(parents=True)
+    for i, rows in enumerate(np.array_split(np.arange(n), parts)):  # in video order, as a build writes them
+        m = len(rows)
+        pq_io.write_table(pa.table({"kf_id": kf_ids[rows], "video_id": video[rows], "frame": frame[rows],
+                                    "time": frame[rows] * 2.0, "shot": np.zeros(m, np.int32),
+                                    "thumb": pa.nulls(m, pa.binary())}),  # the sidecar holds them
+                          out / f"keyframes/gen=1/part-{i:05d}.parquet")
+        blobs = [pool[r % len(pool)] for r in rows.tolist()]
+        (out / THUMBS / f"gen=1/part-{i:05d}.bin").write_bytes(encode_thumbs(kf_ids[rows], video[rows], blobs))
 
 
 def make_faiss(made: dict, folder: Path, nprobe: int) -> dict[str, str]:

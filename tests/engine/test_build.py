@@ -11,6 +11,7 @@ import pytest
 
 from media import VIDEOS, run_cli
 from vidseek.errors import StoreError
+from vidseek.store.thumbs import thumbs_file_for
 from vidseek.store.codes import vectors_file_for
 from vidseek.store.layout import read_manifest
 from vidseek.store.model_files import load_model, load_pq
@@ -87,9 +88,10 @@ def test_add_remove_compact_info(local_index, tmp_path):
     compact = read_manifest(idx)
     assert compact.removed == [] and compact.counts["keyframes"] == before.counts["keyframes"]
     assert compact.counts["bytes"] < removed.counts["bytes"]
-    assert all(f.startswith(("videos/gen=", "keyframes/gen=", "codes/gen=", "vectors/gen="))
+    assert all(f.startswith(("videos/gen=", "keyframes/gen=", "codes/gen=", "vectors/gen=", "thumbs/gen="))
                for d in compact.files.values() for f in d)
     assert [vectors_file_for(f) for f in compact.files["codes"]] == compact.files["vectors"]
+    assert [thumbs_file_for(f) for f in compact.files["keyframes"]] == compact.files["thumbs"]
     text = run_cli("info", idx).stdout
     for word in ("key frames", "backbone", "PWA", "whitening", "PQ"):
         assert word in text

@@ -79,6 +79,7 @@ def test_add_remove_compact_keep_an_inverted_file(ivf_index, tmp_path):
     assert len(index) == before.counts["keyframes"] and index.stats()["engine"] == "ivf"
     got = [(h.video, h.keyframe_id) for h in index.search(keep_query, k=3)]
     assert got == [e for e in expected if not e[0].endswith("testvideo.mp4")][: len(got)] and got
+    assert compact.files["thumbs"] and index.thumbnail(got[0][1]).startswith(b"\xff\xd8")  # rewritten sidecar
 
 
 def test_an_index_without_vectors_files_still_opens(ivf_index, tmp_path):

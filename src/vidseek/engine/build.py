@@ -22,6 +22,7 @@ import logging
 import os
 import shutil
 import time
+from functools import partial
 from pathlib import Path
 
 import pyarrow as pa
@@ -32,9 +33,10 @@ from ..inputs import discover
 from ..atomic import crash_point
 from ..store.commit import collect_garbage, commit, write_videos_table
 from ..store.codes import VECTORS
-from ..store.layout import DATASETS, MANIFEST, IndexLock, Manifest, generation_files, read_manifest
+from ..store.layout import DATASETS, MANIFEST, IndexLock, Manifest, generation_files, parquet_files, read_manifest
 from ..store.model_files import IVF_FILE, PQ_FILE, load_model, save_ivf, save_model, save_pq
 from ..store.reader import indexed_paths
+from ..store.thumbs import THUMBS, write_thumbs_for
 from ..store.schemas import KEYFRAMES_COLUMNS, WHITENED_SCHEMA, WRITTEN_SCHEMA, spark_schema
 from . import tasks
 from .config import BuildConfig, BuildReport, fingerprint, task_params
@@ -113,11 +115,20 @@ def _write_outputs(spark, files_df, ok_df, whitened_dir: Path, index: Path, gen:
                         .repartitionByRange(parts, "list").sortWithinPartitions("list", "kf_id"))
         whitened.mapInArrow(tasks.encode_partition(params), spark_schema(WRITTEN_SCHEMA)).collect()
         ok_df.select(*KEYFRAMES_COLUMNS).write.mode("overwrite").parquet(str(index / "keyframes" / f"gen={gen}"))
+        _write_thumbs(spark, index, gen)
     counts = ok_df.groupBy("video_id").agg(F.count("kf_id").alias("keyframes"))
     videos = (files_df.select("video_id", "path", "kind", "status", "error", "duration", "frames")
               .join(counts, "video_id", "left").fillna(0, subset=["keyframes"])).toArrow().sort_by("path")
     write_videos_table(videos, index, gen)
     return videos
+
+
+def _write_thumbs(spark, index: Path, gen: int) -> None:
+    """One task per key-frames part writes the part's thumbnails sidecar (store.thumbs): tasks read their own part."""
+    parts = [str(index / rel) for rel in parquet_files(index, f"keyframes/gen={gen}")]
+    if parts:
+        out = str(index / THUMBS / f"gen={gen}")
+        spark.sparkContext.parallelize(parts, len(parts)).foreach(partial(write_thumbs_for, thumbs_dir=out))
 
 
 def _no_file_indexed(files_df) -> VidseekError:

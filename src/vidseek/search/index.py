@@ -31,7 +31,7 @@ import pyarrow as pa
 from ..quantize.ivf import DEFAULT_NPROBE
 from ..store.layout import read_manifest
 from ..store.model_files import IVF_FILE, PQ_FILE, load_ivf, load_model, load_pq
-from ..store.reader import read_table
+from ..store.thumbs import Thumbnails
 from .engines import FlatEngine, IVFEngine
 from .hits import Hit, hits_json  # noqa: F401 - hits_json is part of this module's interface
 from .query import Query, read_query
@@ -78,6 +78,7 @@ class Index:
             self.engine = FlatEngine(self.pq, list(found))
         self._own_rows = None if parts is None else np.concatenate(own + [np.zeros(0, np.int64)])
         self._n_live = int(np.count_nonzero(self.table.video >= 0))
+        self._thumbs = Thumbnails(path, self.manifest)
         pa.default_memory_pool().release_unused()  # the Parquet reads' buffers
         self.refresh_background()
 
@@ -355,12 +356,10 @@ class Index:
     # -- thumbnails (for the web page) -----------------------------------------------------
     def thumbnail(self, kf_id: int) -> bytes:
         """The JPEG thumbnail of a key frame of a searchable video (KeyError otherwise)."""
-        for rel in self.manifest.files["keyframes"]:
-            t = read_table(self.path, rel, ["kf_id", "video_id", "thumb"])
-            pos = np.flatnonzero(t.column("kf_id").to_numpy() == kf_id)
-            if len(pos) and int(t.column("video_id")[int(pos[0])].as_py()) in self.video_paths:
-                return t.column("thumb")[int(pos[0])].as_py()
-        raise KeyError(kf_id)
+        found = self._thumbs.find(kf_id)  # by id through each part's sidecar (store.thumbs), no scan
+        if found is None or found[0] not in self.video_paths:
+            raise KeyError(kf_id)
+        return found[1]
 
 
 def clip_depth(refine: int, k: int) -> int:

@@ -22,6 +22,7 @@ Only files that belong to the index can be streamed: URLs carry ids, never paths
 from __future__ import annotations
 
 import asyncio
+import logging
 import mimetypes
 import os
 import tempfile
@@ -44,6 +45,7 @@ from .live import Generation, LiveIndex
 from .models import Health, Problem, Reload, SearchResponse, SearchResult, Stats, Video, VideoPage
 
 STATIC = Path(__file__).parent / "static"
+log = logging.getLogger("vidseek.serve")
 CHUNK = 1 << 20
 
 
@@ -65,6 +67,14 @@ def _parse_id(raw: str) -> int:
         return int(raw)
     except ValueError:
         raise HTTPException(404, "not found") from None
+
+
+def _thumbnail(live: LiveIndex, kid: int) -> bytes:
+    try:
+        return live.current().index.thumbnail(kid)
+    except (VidseekError, OSError):  # this generation's files are gone (a compaction): a newer one is committed
+        live.reload()
+        return live.current().index.thumbnail(kid)
 
 
 def create_app(config: ServeConfig) -> FastAPI:
@@ -121,7 +131,10 @@ def create_app(config: ServeConfig) -> FastAPI:
         return VideoPage(total=len(g.videos), offset=offset, limit=limit,
                          items=[Video(**video_json(g, vid)) for vid, _ in g.videos[offset : offset + limit]])
 
-    @api.get("/videos/{video_id}/stream")
+    @api.get("/videos/{video_id}/stream", response_class=FileResponse, responses={
+        200: {"description": "the whole file", "content": {"video/*": {}, "application/octet-stream": {}}},
+        206: {"description": "the range asked for", "content": {"video/*": {}, "application/octet-stream": {}}},
+        404: {"model": Problem, "description": "no such video in the index"}})
     def stream(video_id: str) -> FileResponse:
         vid = _parse_id(video_id)
         path = live.current().index.video_paths.get(vid)
@@ -130,16 +143,23 @@ def create_app(config: ServeConfig) -> FastAPI:
         media = mimetypes.guess_type(path)[0] or "application/octet-stream"
         return FileResponse(path, media_type=media, filename=Path(path).name, content_disposition_type="inline")
 
-    @api.get("/keyframes/{kf_id}/thumbnail")
+    @api.get("/keyframes/{kf_id}/thumbnail", response_class=Response, responses={
+        200: {"description": "a JPEG", "content": {"image/jpeg": {}}},
+        404: {"model": Problem, "description": "no such key frame in the index"},
+        503: {"model": Problem, "description": "the index was being rewritten; try again"}})
     async def thumbnail(kf_id: str) -> Response:
         kid = _parse_id(kf_id)
         try:
-            data = await asyncio.get_running_loop().run_in_executor(pool, live.current().index.thumbnail, kid)
+            data = await asyncio.get_running_loop().run_in_executor(pool, partial(_thumbnail, live, kid))
         except KeyError:
             raise HTTPException(404, "not found") from None
+        except (VidseekError, OSError) as exc:
+            log.warning("thumbnail %s: %s", kid, exc)
+            raise HTTPException(503, "the index is being rewritten; try again") from None
         return Response(data, media_type="image/jpeg", headers={"Cache-Control": "public, max-age=86400"})
 
-    @api.post("/search")
+    @api.post("/search", responses={400: {"model": Problem, "description": "not a readable image or video"},
+                                     413: {"model": Problem, "description": "larger than --max-upload-mb"}})
     async def search(request: Request, file: UploadFile = File(...), k: int = Form(10),
                      show_all: bool = Form(False, alias="all", description="also return results below the minimum score"),
                      min_score: float = Form(DEFAULT_MIN_SCORE, description="results scoring below are not returned "
@@ -182,7 +202,7 @@ def create_app(config: ServeConfig) -> FastAPI:
                               min_score=threshold)
 
     @app.post("/api/login", status_code=204, responses={401: {"model": Problem, "description": "wrong token"}})
-    def login(request: Request, token: str = Form(..., description="the server's token")) -> Response:
+    def login(request: Request, token: str = Form(..., min_length=1, description="the server's token")) -> Response:
         """Check the token and set the page's session cookie (HttpOnly, SameSite=Strict)."""
         if auth.enabled and not auth.matches(token):
             raise HTTPException(401, "wrong token")

@@ -20,6 +20,7 @@ from .codes import compact_codes_part
 from .layout import DATASETS, IndexLock, Manifest, checksum_files, generation_files, read_manifest, write_manifest
 from .model_files import FEATURES_FILE, IVF_FILE, PQ_FILE, WHITENING_FILE
 from .reader import indexed_paths, read_dataset
+from .thumbs import THUMBS, write_thumbs_table
 
 MODEL_FILES = (FEATURES_FILE, WHITENING_FILE, "whitening.json", PQ_FILE, "pq.json", IVF_FILE, "ivf.json")
 
@@ -120,6 +121,8 @@ def compact_index(index: str | os.PathLike) -> dict[str, int]:
             (index / d / f"gen={gen}").mkdir(parents=True)
             if table is not None:
                 pq_io.write_table(table, index / d / f"gen={gen}" / "part-00000.parquet", compression="zstd")
+                if d == "keyframes":
+                    write_thumbs_table(table, str(index / THUMBS / f"gen={gen}"), "part-00000")
         for i, rel in enumerate(man.files["codes"]):  # parts of several generations: renumbered
             compact_codes_part(index, man, rel, gen, f"part-{i:05d}")
         man = commit(index, None, gen, man.model_dir, generation_files(index, gen), keep_old=False,

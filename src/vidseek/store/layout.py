@@ -6,6 +6,7 @@
     IDX/keyframes/gen=N/part-*.parquet  one row per key frame: id, video_id, frame, time, shot, thumbnail
     IDX/codes/gen=N/part-*.parquet    id, video_id, frame, time, inverted list, PQ code (fixed-size binary, m bytes)
     IDX/vectors/gen=N/part-*.npy      the whitened vectors of the codes part of the same name (float16)
+    IDX/thumbs/gen=N/part-*.bin       the thumbnails of the key-frames part of the same name, by id (store.thumbs)
     IDX/.staging/                     work in progress of an interrupted or running build (resumable)
     IDX/.lock                         held while a process writes the index
 
@@ -30,8 +31,8 @@ from ..atomic import atomic_path, crash_point
 
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
-DATASETS = ("videos", "keyframes", "codes", "vectors")
-SUFFIX = {"vectors": ".npy"}  # the others: .parquet
+DATASETS = ("videos", "keyframes", "codes", "vectors", "thumbs")
+SUFFIX = {"vectors": ".npy", "thumbs": ".bin"}  # the others: .parquet
 
 
 def now_iso() -> str:

@@ -170,10 +170,12 @@ def main() -> None:
         with concurrent.futures.ThreadPoolExecutor(args.clients + 1) as pool:
             jobs = [pool.submit(client_loop, base, qs, stop, tally, s, keep) for s in range(args.clients)]
             jobs.append(pool.submit(writer_loop, idx, args.data, stop, wlog))
-            seen = {gen0}
+            seen, samples = {gen0}, []
             while time.perf_counter() - t0 < args.seconds:
                 time.sleep(1)
                 seen.add(httpx.get(base + "/api/health", headers=auth, timeout=30).json()["generation"])
+                if int(time.perf_counter() - t0) // 30 > len(samples):
+                    samples.append(rss_mb(proc.pid))
             stop.set()
             for j in jobs:
                 j.result()
@@ -201,6 +203,7 @@ def main() -> None:
         print(f"writer: {len(wlog)} commands; generations served {min(seen)}..{max(seen)} ({len(seen)} seen)")
         for line in wlog:
             print("  " + line)
+        print("server RSS every 30 s (MB): " + " ".join(f"{r:.0f}" for r in samples))
         print(f"server RSS: {rss0:.0f} MB after warm-up, {rss1:.0f} MB at the end, {rss2:.0f} MB after removing the "
               f"added videos and compacting (same videos as at the start)")
     finally:

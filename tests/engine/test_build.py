@@ -97,6 +97,33 @@ def test_add_remove_compact_info(local_index, tmp_path):
         assert word in text
 
 
+def test_a_removed_video_added_again_is_searchable(local_index, tmp_path):
+    """Removed, then added again before a compaction: its old rows stay removed, the new ones are found."""
+    from vidseek.search.index import Index
+
+    src, _ = local_index
+    idx = tmp_path / "idx"
+    shutil.copytree(src, idx, ignore=shutil.ignore_patterns(".staging"))
+    video = VIDEOS / "pyscenedetect/testvideo.mp4"
+    assert run_cli("add", idx, video, "--master", "local[2]", "-q").returncode == 0
+    added = read_manifest(idx).counts["keyframes"]
+    assert run_cli("remove", idx, video).returncode == 0
+    r = run_cli("add", idx, video, "--master", "local[2]", "-q")
+    assert r.returncode == 0 and "already in the index" not in r.stderr, r.stderr
+    again = read_manifest(idx)
+    assert again.counts["keyframes"] == added and len(again.removed) == 1
+    for step in ("added again", "compacted"):
+        index = Index.open(idx, device="cpu")
+        hit = index.search(video, k=1)[0]
+        assert hit.video.endswith("testvideo.mp4"), step
+        assert index.thumbnail(hit.keyframe_id).startswith(b"\xff\xd8"), step  # not the removed row's 404
+        if step == "added again":
+            assert run_cli("compact", idx).returncode == 0
+    assert read_manifest(idx).counts["keyframes"] == added
+    r = run_cli("remove", idx, video)
+    assert r.returncode == 0 and "1 removed" in r.stderr, r.stderr
+
+
 def test_info_and_add_on_missing_or_corrupt_index(tmp_path):
     r = run_cli("info", tmp_path / "nope")
     assert r.returncode == 1 and "no such index folder" in r.stderr

@@ -33,7 +33,8 @@ from ..inputs import discover
 from ..atomic import crash_point
 from ..store.commit import collect_garbage, commit, write_videos_table
 from ..store.codes import VECTORS
-from ..store.layout import DATASETS, MANIFEST, IndexLock, Manifest, generation_files, parquet_files, read_manifest
+from ..store.layout import (DATASETS, MANIFEST, IndexLock, Manifest, generation_files, parquet_files, read_manifest,
+                             readded_video_ids)
 from ..store.model_files import IVF_FILE, PQ_FILE, load_model, save_ivf, save_model, save_pq
 from ..store.reader import indexed_paths
 from ..store.thumbs import THUMBS, write_thumbs_for
@@ -121,6 +122,15 @@ def _write_outputs(spark, files_df, ok_df, whitened_dir: Path, index: Path, gen:
               .join(counts, "video_id", "left").fillna(0, subset=["keyframes"])).toArrow().sort_by("path")
     write_videos_table(videos, index, gen)
     return videos
+
+
+def _renumber_videos(df, ids: dict[int, int]):
+    from pyspark.sql import functions as F
+
+    col = F.col("video_id")
+    for own, fresh in ids.items():
+        col = F.when(F.col("video_id") == F.lit(own), F.lit(fresh)).otherwise(col)
+    return df.withColumn("video_id", col.cast("long"))
 
 
 def _write_thumbs(spark, index: Path, gen: int) -> None:
@@ -274,6 +284,9 @@ def add_to_index(inputs: list[str], index: str | os.PathLike, cfg: BuildConfig =
         log.info("adding %d file(s) with the index's model", len(files))
         run_extraction(spark, files, cfg, staging, model_dir)
         files_df, ok_df = extracted(spark, staging, files)
+        fresh = readded_video_ids(files, old.removed)
+        if fresh:  # removed, not yet compacted, added again: new rows under a fresh id
+            files_df, ok_df = _renumber_videos(files_df, fresh), _renumber_videos(ok_df, fresh)
         whitened_dir = staging / "whitened"
         _whiten(spark, ok_df, cfg, model_dir, whitened_dir)
         videos = _write_outputs(spark, files_df, ok_df, whitened_dir, index, gen, cfg, model_dir)

@@ -356,8 +356,8 @@ class Index:
     # -- thumbnails (for the web page) -----------------------------------------------------
     def thumbnail(self, kf_id: int) -> bytes:
         """The JPEG thumbnail of a key frame of a searchable video (KeyError otherwise)."""
-        found = self._thumbs.find(kf_id)  # by id through each part's sidecar (store.thumbs), no scan
-        if found is None or found[0] not in self.video_paths:
+        found = self._thumbs.find(kf_id, live=self.video_paths.__contains__)  # each part's sidecar, no scan
+        if found is None:
             raise KeyError(kf_id)
         return found[1]
 

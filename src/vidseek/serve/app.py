@@ -146,16 +146,18 @@ def create_app(config: ServeConfig) -> FastAPI:
     @api.get("/keyframes/{kf_id}/thumbnail", response_class=Response, responses={
         200: {"description": "a JPEG", "content": {"image/jpeg": {}}},
         404: {"model": Problem, "description": "no such key frame in the index"},
-        503: {"model": Problem, "description": "the index was being rewritten; try again"}})
-    async def thumbnail(kf_id: str) -> Response:
+        503: {"model": Problem, "description": "the index's files changed under the request, or are damaged"}})
+    def thumbnail(kf_id: str) -> Response:
+        # a plain function: it runs in the server's I/O threads, not behind the searches in the CNN pool
         kid = _parse_id(kf_id)
         try:
-            data = await asyncio.get_running_loop().run_in_executor(pool, partial(_thumbnail, live, kid))
+            data = _thumbnail(live, kid)
         except KeyError:
             raise HTTPException(404, "not found") from None
         except (VidseekError, OSError) as exc:
             log.warning("thumbnail %s: %s", kid, exc)
-            raise HTTPException(503, "the index is being rewritten; try again") from None
+            raise HTTPException(503, "thumbnail unavailable: the index's files changed or are damaged (the server "
+                                     "log says which); try again") from None
         return Response(data, media_type="image/jpeg", headers={"Cache-Control": "public, max-age=86400"})
 
     @api.post("/search", responses={400: {"model": Problem, "description": "not a readable image or video"},

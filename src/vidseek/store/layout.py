@@ -45,6 +45,22 @@ def stable_id(*parts: object) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+def readded_video_ids(paths: list[str], removed: list[int]) -> dict[int, int]:
+    """Ids for files that were removed and are added again before a compaction: their own id (``stable_id(path)``)
+    still marks the old rows as removed, so the new rows get a fresh one.  {own id: fresh id}, empty for others."""
+    taken = set(removed)
+    out = {}
+    for path in paths:
+        own = stable_id(path)
+        if own in taken:
+            n = 1
+            while stable_id(path, "re-added", n) in taken:
+                n += 1
+            out[own] = stable_id(path, "re-added", n)
+            taken.add(out[own])
+    return out
+
+
 def keyframe_id(path: str, frame: int) -> int:
     """A key frame's id: the same for a file and frame number wherever and whenever it is indexed."""
     return stable_id(path, frame)

@@ -121,10 +121,12 @@ class Thumbnails:
                       for rel in man.files["keyframes"]]
         self._open: dict[str, ThumbFile] = {}
 
-    def find(self, kf_id: int) -> tuple[int, bytes] | None:
+    def find(self, kf_id: int, live=lambda video_id: True) -> tuple[int, bytes] | None:
+        """(video id, JPEG) of the key frame ``kf_id`` of a video that is ``live`` (a file removed and added again
+        before a compaction has its key-frame ids twice: the removed rows are passed over)."""
         for rel, side in self.parts:
             found = self._sidecar(side).find(kf_id) if side else self._scan(rel, kf_id)
-            if found is not None:
+            if found is not None and live(found[0]):
                 return found
         return None
 

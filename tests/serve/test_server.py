@@ -121,6 +121,23 @@ def test_token_is_needed_for_every_api_route(server):
     assert "bearer" in str(httpx.get(server + "/openapi.json").json()["components"]["securitySchemes"]).lower()
 
 
+def test_duplicates_api(server):
+    r = httpx.get(server + "/api/duplicates", headers=AUTH, timeout=600)
+    assert r.status_code == 200, r.text
+    pairs = r.json()["pairs"]
+    assert {(p["a"]["name"], p["b"]["name"]) for p in pairs} == {("Megamind.avi", "Megamind_bugy.avi"),
+                                                                 ("goldeneye-vfr-drop3.mp4", "issue-134-rotate.mp4")}
+    for p in pairs:
+        seg = p["segments"][0]
+        for url in (seg["a_thumbnail_url"], seg["b_thumbnail_url"]):
+            thumb = httpx.get(server + url, headers=AUTH)
+            assert thumb.status_code == 200 and thumb.content.startswith(b"\xff\xd8")
+        assert httpx.get(server + p["a"]["stream_url"], headers={"Range": "bytes=0-99", **AUTH}).status_code == 206
+    strict = httpx.get(server + "/api/duplicates", params={"min_score": 0.975}, headers=AUTH).json()["pairs"]
+    assert [p["a"]["name"] for p in strict] == ["Megamind.avi"]
+    assert httpx.get(server + "/api/duplicates").status_code == 401
+
+
 def test_no_match_answer_and_all(server):
     ((_, img),) = grab_frames(VIDEOS.parent / "extra-videos/wikimedia-tmh/bear-vp9-opus.webm", [1.0])
     buf = io.BytesIO()
@@ -188,5 +205,17 @@ def test_browser_upload_shows_the_right_card(server, tmp_path):
                                timeout=120_000)
         assert page.locator(".card").count() == 0
         page.screenshot(path=str(tmp_path / "no-match.png"), full_page=True)
+        # the copies inside the collection: pairs side by side; a click plays one at its segment
+        page.click("#show-dups")
+        page.wait_for_selector(".pair", timeout=600_000)
+        assert page.locator(".pair").count() == 2
+        assert "Megamind" in page.locator(".pair").first.inner_text()
+        page.wait_for_function("() => [...document.images].every(i => i.complete && i.naturalWidth > 0)")
+        page.screenshot(path=str(tmp_path / "duplicates.png"), full_page=True)
+        page.locator(".pair .side").nth(1).click()
+        page.wait_for_selector("dialog[open]")
+        assert page.locator("#video").get_attribute("src").endswith("/stream")
+        assert "Megamind_bugy.avi" in page.inner_text("#player-title")
+        page.keyboard.press("Escape")
         browser.close()
     assert (tmp_path / "results.png").stat().st_size > 10_000

@@ -175,6 +175,46 @@ def cmd_videos(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- dups ------------------------------------------------------------------------------------------
+def cmd_dups(args: argparse.Namespace) -> int:
+    import sys
+    from dataclasses import replace
+
+    from ..atomic import atomic_path
+    from ..engine.dups import duplicates
+    from ..engine.session import SparkConfig
+    from ..search.dups import DupsConfig, to_rows
+
+    cfg = replace(DupsConfig(), min_score=args.min_score, min_duration=args.min_duration,
+                  transforms=args.transforms)
+    t0 = time.perf_counter()
+    pairs = duplicates(args.index, cfg, spark=args.spark, spark_config=SparkConfig(master=args.master),
+                       quiet=args.quiet)
+    log.log(NOTICE, "%d pair(s) of videos share footage (score %s or more), found in %.1f s", len(pairs),
+            args.min_score, time.perf_counter() - t0)
+
+    def write(out) -> None:
+        if args.format == "json":
+            out.write(json.dumps([p.to_json() for p in pairs], indent=2) + "\n")
+            return
+        rows = to_rows(pairs)
+        if args.format == "table":
+            for r in rows:
+                r.update(a_at=f"{fmt_time(r['a_start'])}-{fmt_time(r['a_end'])}",
+                         b_at=f"{fmt_time(r['b_start'])}-{fmt_time(r['b_end'])}")
+            write_rows(rows, ("pair_score", "score", "a_at", "b_at", "a", "b"), "table",
+                       ("pair", "segment", "in a", "in b", "a", "b"), out=out)
+        else:
+            write_rows(rows, ("a", "b", "pair_score", "a_start", "a_end", "b_start", "b_end", "score"), "csv", out=out)
+
+    if args.out:
+        with atomic_path(args.out) as tmp, open(tmp, "w", newline="") as f:
+            write(f)
+    else:
+        write(sys.stdout)
+    return EXIT_OK
+
+
 # -- search and serve ------------------------------------------------------------------------------
 def cmd_search(args: argparse.Namespace) -> int:
     if args.queries_dir:

@@ -10,9 +10,11 @@ from typing import Sequence
 FORMATS = ("table", "json", "csv")
 
 
-def write_rows(rows: list[dict], columns: Sequence[str], fmt: str, headers: Sequence[str] | None = None) -> None:
-    """``rows`` (dicts) as ``fmt``: a table of ``columns`` with a header line, a JSON array, or CSV."""
-    out = sys.stdout
+def write_rows(rows: list[dict], columns: Sequence[str], fmt: str, headers: Sequence[str] | None = None,
+               out=None) -> None:
+    """``rows`` (dicts) as ``fmt``: a table of ``columns`` with a header line, a JSON array, or CSV (to ``out``,
+    standard output by default)."""
+    out = out or sys.stdout
     if fmt == "json":
         out.write(json.dumps(rows, indent=2) + "\n")
     elif fmt == "csv":

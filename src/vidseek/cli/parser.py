@@ -264,6 +264,49 @@ def _search(sub, common) -> None:
     p.set_defaults(func=c.cmd_search)
 
 
+def _dups(sub, common) -> None:
+    from ..engine.dups import SPARK_AUTO_MIN
+    from ..search.dups import TRANSFORMS, DupsConfig
+    from ..search.scoring import DEFAULT_MIN_SCORE
+
+    d = DupsConfig()
+    p = sub.add_parser(
+        "dups", parents=[common], help="find the pairs of indexed videos that share footage, with the segments",
+        description="Every pair of indexed videos that share footage (re-uploads, re-encodes, excerpts, "
+        "compilations), best first, with the matching segments: where they are in each video (seconds from its "
+        "first frame). Every key frame searches the index (also mirrored and turned a quarter either way); matches "
+        "are chained along a common time offset, tolerating frame-rate and speed changes. A score means what a "
+        "search score means. A video is never paired with itself; 'a' is the pair's first path in sorted order.")
+    p.add_argument("index", metavar="IDX")
+    p.add_argument("--min-score", type=float, default=DEFAULT_MIN_SCORE, metavar="S",
+                   help="segments scoring less are not reported (default: %(default)s, the threshold of search)")
+    p.add_argument("--min-duration", type=_seconds, default=d.min_duration, metavar="SEC",
+                   help="segments shorter than this in the first video are not reported (default: %(default)s: one "
+                        "matching key frame is enough)")
+    def transforms(text: str) -> tuple[str, ...]:
+        names = [t.strip() for t in text.split(",") if t.strip()]
+        if names == ["none"]:
+            return ()
+        unknown = [t for t in names if t not in TRANSFORMS]
+        if unknown:
+            raise argparse.ArgumentTypeError(f"unknown transform(s) {', '.join(unknown)}: choose from "
+                                             f"{', '.join(TRANSFORMS)}, or none")
+        return tuple(names)
+
+    p.add_argument("--transforms", type=transforms, default=d.transforms, metavar="LIST",
+                   help=f"thumbnail transforms also searched, of {', '.join(TRANSFORMS)}; 'none' for the stored "
+                        f"vectors only: faster, blind to mirrored and rotated copies (default: {','.join(d.transforms)})")
+    p.add_argument("--format", choices=FORMATS, default="table",
+                   help="table: one line per segment; json: one object per pair with its segments; csv: one row "
+                        "per segment (default: %(default)s)")
+    p.add_argument("--out", metavar="FILE", help="write there instead of standard output")
+    p.add_argument("--spark", choices=["auto", "on", "off"], default="auto",
+                   help=f"run as Spark jobs (auto: from {SPARK_AUTO_MIN:,} key frames on, or with --master; off: in "
+                        "this process, no Spark start)")
+    p.add_argument("--master", metavar="URL", help="Spark master (default: local[*])")
+    p.set_defaults(func=c.cmd_dups)
+
+
 def _serve(sub, common) -> None:
     from ..serve.app import ServeConfig
 
@@ -312,6 +355,6 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     common = _common()
-    for add in (_keyframes, _build, _add, _maintenance, _reading, _search, _serve):
+    for add in (_keyframes, _build, _add, _maintenance, _reading, _search, _dups, _serve):
         add(sub, common)
     return parser

@@ -5,6 +5,7 @@ Endpoints (OpenAPI docs at /docs):
     GET  /api/videos?offset=&limit=      indexed videos, paged
     GET  /api/videos/{id}/stream         the indexed file, with HTTP range requests (the browser can seek)
     GET  /api/keyframes/{id}/thumbnail   JPEG thumbnail of a key frame
+    GET  /api/duplicates?min_score=      pairs of indexed videos that share footage, with the segments
     GET  /api/stats                      index statistics (the generation served)
     GET  /api/health                     liveness and the generation served
     POST /api/reload                     switch to a newly committed generation now (also done every 2 s: .live)
@@ -42,7 +43,8 @@ from ..errors import VidseekError
 from ..search.scoring import DEFAULT_MIN_SCORE
 from .auth import COOKIE, TokenAuth
 from .live import Generation, LiveIndex
-from .models import Health, Problem, Reload, SearchResponse, SearchResult, Stats, Video, VideoPage
+from .duplicates import DuplicateCache, thumbnail_url
+from .models import DuplicatePair, Duplicates, DuplicateSegment, Health, Problem, Reload, SearchResponse, SearchResult, Stats, Video, VideoPage
 
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("vidseek.serve")
@@ -202,6 +204,30 @@ def create_app(config: ServeConfig) -> FastAPI:
                    for h in hits]
         return SearchResponse(query=file.filename, kind=kind, took_ms=round(took, 1), results=results,
                               min_score=threshold)
+
+    dup_cache = DuplicateCache()
+
+    @api.get("/duplicates", responses={503: {"model": Problem, "description": "the index is too large to compare "
+                                                                               "in the server; use `vidseek dups`"}})
+    async def duplicates(min_score: float = DEFAULT_MIN_SCORE) -> Duplicates:
+        """Every pair of indexed videos that share footage, best first (computed once per generation: the first
+        request on a new one takes a while, about a second per 14 key frames on 2 cores)."""
+        g = live.current()
+        try:
+            pairs = await asyncio.get_running_loop().run_in_executor(pool, dup_cache.pairs, g, min_score)
+        except VidseekError as exc:
+            raise HTTPException(503, exc.cause) from None
+        ids = {path: vid for vid, path in g.index.video_paths.items()}
+        out = []
+        for p in pairs:
+            a, b = ids.get(p.a), ids.get(p.b)
+            if a is None or b is None:
+                continue
+            segs = [DuplicateSegment(**s.to_json(), a_thumbnail_url=thumbnail_url(p.a, s.a_frame),
+                                     b_thumbnail_url=thumbnail_url(p.b, s.b_frame)) for s in p.segments]
+            out.append(DuplicatePair(a=Video(**video_json(g, a)), b=Video(**video_json(g, b)), score=round(p.score, 6),
+                                     segments=segs))
+        return Duplicates(generation=g.number, min_score=min_score, pairs=out)
 
     @app.post("/api/login", status_code=204, responses={401: {"model": Problem, "description": "wrong token"}})
     def login(request: Request, token: str = Form(..., min_length=1, description="the server's token")) -> Response:

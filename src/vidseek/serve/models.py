@@ -69,3 +69,26 @@ class SearchResponse(BaseModel):
     took_ms: float
     min_score: float | None = Field(description="the threshold applied (null with all=true)")
     results: list[SearchResult] = Field(description="best first; empty when nothing in the collection matches")
+
+
+class DuplicateSegment(BaseModel):
+    a_start: float = Field(description="seconds from the first frame of video a")
+    a_end: float
+    b_start: float = Field(description="seconds from the first frame of video b")
+    b_end: float
+    score: float = Field(description="the segment's best key-frame score (what a search score means)")
+    a_thumbnail_url: str | None = Field(description="the best-matching key frame of a in this segment")
+    b_thumbnail_url: str | None
+
+
+class DuplicatePair(BaseModel):
+    a: Video = Field(description="the video whose path sorts first")
+    b: Video
+    score: float = Field(description="the best segment's score")
+    segments: list[DuplicateSegment] = Field(description="in time order in a")
+
+
+class Duplicates(BaseModel):
+    generation: int
+    min_score: float
+    pairs: list[DuplicatePair] = Field(description="best first; empty when no two videos share footage")

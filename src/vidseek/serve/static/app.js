@@ -46,6 +46,7 @@ async function search(file) {
   const preview = $("preview");
   if (file.type.startsWith("image/")) { preview.src = URL.createObjectURL(file); preview.hidden = false; } else { preview.hidden = true; }
   setStatus(`Searching with ${file.name}…`);
+  $("dups").hidden = true;
   $("results").innerHTML = "";
   const body = new FormData();
   body.append("file", file, file.name || "pasted.png");
@@ -75,6 +76,36 @@ function render(data) {
   document.querySelectorAll(".card").forEach((c) => c.addEventListener("click", () => play(res[+c.dataset.i])));
 }
 
+async function showDuplicates() {
+  $("results").innerHTML = "";
+  const box = $("dups");
+  box.hidden = false;
+  box.innerHTML = "";
+  setStatus("Comparing every video with every other (the first time after a change takes a while)…");
+  let r;
+  try { r = await fetch("/api/duplicates"); } catch (e) { setStatus("The server did not answer.", true); return; }
+  if (r.status === 401) { showLogin(true); return; }
+  const data = await r.json().catch(() => ({}));
+  if (!r.ok) { setStatus(data.detail || `Failed (${r.status})`, true); return; }
+  const pairs = data.pairs || [];
+  setStatus(pairs.length ? `${pairs.length} pair${pairs.length > 1 ? "s" : ""} of videos share footage (score ${data.min_score} or more)`
+    : `No two videos share footage (no segment scores ${data.min_score} or more).`);
+  const side = (v, url, t, label) => `
+    <button class="side" type="button" data-id="${esc(v.id)}" data-t="${t}" title="${esc(v.path)}">
+      ${url ? `<img src="${url}" alt="${label} ${esc(v.name)}" loading="lazy">` : ""}
+      <span class="name">${esc(v.name)}</span></button>`;
+  box.innerHTML = pairs.map((p, i) => {
+    const s = p.segments[0];
+    const times = p.segments.map((g) => `<li>${fmt(g.a_start)}–${fmt(g.a_end)} in A ↔ ${fmt(g.b_start)}–${fmt(g.b_end)} in B · score ${g.score.toFixed(3)}</li>`).join("");
+    return `<article class="pair" data-i="${i}">
+      <div class="sides">${side(p.a, s.a_thumbnail_url, s.a_start, "A:")}${side(p.b, s.b_thumbnail_url, s.b_start, "B:")}</div>
+      <div class="meta"><span>score ${p.score.toFixed(3)}</span><ul>${times}</ul></div></article>`;
+  }).join("");
+  const videos = Object.fromEntries(pairs.flatMap((p) => [[p.a.id, p.a], [p.b.id, p.b]]));
+  box.querySelectorAll(".side").forEach((b) => b.addEventListener("click",
+    () => play({ ...videos[b.dataset.id], time: parseFloat(b.dataset.t) })));
+}
+
 function play(h) {
   const v = $("video");
   $("player-title").textContent = `${h.name} — ${fmt(h.time)}`;
@@ -97,6 +128,7 @@ function init() {
     if (item) search(item.getAsFile());
   });
   $("login").addEventListener("submit", login);
+  $("show-dups").addEventListener("click", showDuplicates);
   $("close").addEventListener("click", () => { $("video").pause(); $("player").close(); });
   $("player").addEventListener("close", () => $("video").pause());
   loadStats();

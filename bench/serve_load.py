@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -75,6 +76,28 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@contextmanager
+def served(index: Path, *options: str, env: dict | None = None, headers: dict | None = None):
+    """`vidseek serve INDEX` on a free loopback port until the block ends; yields (base URL, process)."""
+    import httpx
+
+    proc = subprocess.Popen([sys.executable, "-m", "vidseek", "serve", str(index), "--port", str(port := free_port()),
+                             "--device", "cpu", *options], env={**os.environ, **(env or {})},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(240):
+            try:
+                if httpx.get(base + "/api/health", headers=headers, timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        yield base, proc
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
 def main() -> None:
     import httpx
     from PIL import Image
@@ -103,18 +126,7 @@ def main() -> None:
     if not args.scaled:
         big = tmp / "big"
         n = scale_index(src, big, args.keyframes)
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "vidseek", "serve", str(big), "--port", str(port),
-                             "--workers", str(args.workers), "--device", "cpu"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(240):
-            try:
-                if httpx.get(base + "/api/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
+    with served(big, "--workers", str(args.workers)) as (base, _):
         img = Image.open(args.data / "images/skimage/chelsea.png").convert("RGB")
         buf = io.BytesIO()
         img.save(buf, format="JPEG", quality=90)
@@ -145,10 +157,7 @@ def main() -> None:
         missing = [int(x) for x in np.random.default_rng(1).integers(-2**63, 2**63 - 1, 64, dtype=np.int64)]
         load_levels("thumbnail", thumb, len(ids))
         load_levels("thumbnail, not found", lambda i: thumb(i, missing), len(missing), levels=(1,), ok=404)
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
-        shutil.rmtree(tmp, ignore_errors=True)
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

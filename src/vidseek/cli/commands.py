@@ -186,7 +186,7 @@ def cmd_dups(args: argparse.Namespace) -> int:
     from ..search.dups import DupsConfig, to_rows
 
     cfg = replace(DupsConfig(), min_score=args.min_score, min_duration=args.min_duration,
-                  transforms=args.transforms)
+                  transforms=args.transforms, refine=args.refine)
     t0 = time.perf_counter()
     pairs = duplicates(args.index, cfg, spark=args.spark, spark_config=SparkConfig(master=args.master),
                        quiet=args.quiet)

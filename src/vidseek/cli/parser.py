@@ -274,8 +274,9 @@ def _dups(sub, common) -> None:
         "dups", parents=[common], help="find the pairs of indexed videos that share footage, with the segments",
         description="Every pair of indexed videos that share footage (re-uploads, re-encodes, excerpts, "
         "compilations), best first, with the matching segments: where they are in each video (seconds from its "
-        "first frame). Every key frame searches the index (also mirrored and turned a quarter either way); matches "
-        "are chained along a common time offset, tolerating frame-rate and speed changes. A score means what a "
+        "first frame). Every key frame searches the index (also mirrored and turned a quarter); matches "
+        "are chained along a common time offset, tolerating frame-rate and speed changes; then both videos are "
+        "decoded around each segment's ends (4 frames/s) to place it frame by frame. A score means what a "
         "search score means. A video is never paired with itself; 'a' is the pair's first path in sorted order.")
     p.add_argument("index", metavar="IDX")
     p.add_argument("--min-score", type=float, default=DEFAULT_MIN_SCORE, metavar="S",
@@ -296,6 +297,9 @@ def _dups(sub, common) -> None:
     p.add_argument("--transforms", type=transforms, default=d.transforms, metavar="LIST",
                    help=f"thumbnail transforms also searched, of {', '.join(TRANSFORMS)}; 'none' for the stored "
                         f"vectors only: faster, blind to mirrored and rotated copies (default: {','.join(d.transforms)})")
+    p.add_argument("--no-refine", dest="refine", action="store_false",
+                   help="segments from the key frames only, not placed frame by frame: faster, but each end may be "
+                        "off by a key-frame interval (up to a few seconds)")
     p.add_argument("--format", choices=FORMATS, default="table",
                    help="table: one line per segment; json: one object per pair with its segments; csv: one row "
                         "per segment (default: %(default)s)")

@@ -6,7 +6,9 @@
            as one Parquet file (tasks write their own output; the driver never holds them);
 2. align   the matches are grouped by video pair (a shuffle) and each group is aligned in time into segments
            (:func:`vidseek.search.dups.pair_segments`, an ``applyInPandas``);
-3. the driver collects the segments (a few per pair) and names the videos.
+3. refine  the segments, partitioned by their first video, are placed frame by frame (both videos decoded around
+           each segment's ends: :mod:`vidseek.search.refine`, a ``mapInPandas``; one model per task);
+4. the driver collects the segments (a few per pair) and names the videos.
 
 The work grows with key frames x neighbours, not with key frames squared.
 """
@@ -73,6 +75,38 @@ def align_group(cfg_json: str):
     return run
 
 
+def refine_batches(params_json: str):
+    """mapInPandas function: segments (SEGMENT_FIELDS rows, partitioned by video a) -> the same placed frame by
+    frame (:mod:`vidseek.search.refine`); the model is loaded and each video's frames embedded once per task."""
+    params = json.loads(params_json)
+
+    def run(batches):
+        import pandas as pd
+        import torch
+
+        from ..search import Index
+        from ..search.refine import DenseFrames, dense_model, refine_config, refine_pair
+
+        torch.set_num_threads(1)
+        index = Index.open(params["index"], device="cpu")
+        cfg = refine_config(DupsConfig(**params["cfg"]))
+        frames = DenseFrames(dense_model(index.model, cfg.image_size), cfg)
+        names = index.video_paths
+        durations = {names[v]: float(d) for v, d in index.table.durations.items() if v in names}
+        for df in batches:
+            rows = []
+            for (a, b), group in df.groupby(["a", "b"], sort=True):
+                segs = [Segment(*r) for r in group[list(SEGMENT_FIELDS[2:])].itertuples(index=False)]
+                if a not in names or b not in names:
+                    continue
+                pair = refine_pair(frames, make_pair(names[a], names[b], segs), durations)
+                rows += [(a, b, g.a_start, g.a_end, g.b_start, g.b_end, g.score, g.a_frame, g.b_frame)
+                         for g in pair.segments]
+            yield pd.DataFrame(rows, columns=list(SEGMENT_FIELDS))
+
+    return run
+
+
 def row_ranges(total: int, tasks: int) -> list[tuple[int, int]]:
     size = max(1, -(-total // max(1, tasks)))
     return [(s, min(s + size, total)) for s in range(0, total, size)]
@@ -98,9 +132,14 @@ def find_duplicates_spark(index: str | os.PathLike, cfg: DupsConfig = DupsConfig
             session.sparkContext.parallelize(ranges, max(1, len(ranges))).flatMap(
                 lambda b: match_task(b, params)).collect()
         schema = ", ".join(f"{f} {'long' if f in ('a', 'b', 'a_frame', 'b_frame') else 'double'}" for f in SEGMENT_FIELDS)
-        with job_progress(session, "dups: align the pairs", quiet=quiet):
-            segs = (session.read.parquet(str(out)).groupBy("a", "b")
-                    .applyInPandas(align_group(json.dumps(asdict(cfg))), schema).toArrow())
+        with job_progress(session, "dups: align the pairs" + (", place the segments" if cfg.refine else ""),
+                          quiet=quiet):
+            tasks = default_parallelism(session)
+            segs = (session.read.parquet(str(out)).repartition(tasks, "a", "b").groupBy("a", "b")
+                    .applyInPandas(align_group(json.dumps(asdict(cfg))), schema))
+            if cfg.refine:  # a video's segments in one task, which decodes and embeds its frames once
+                segs = segs.repartition(2 * tasks, "a").mapInPandas(refine_batches(params), schema)
+            segs = segs.toArrow()
     finally:
         shutil.rmtree(out, ignore_errors=True)
     by_pair: dict[tuple[int, int], list[Segment]] = {}

@@ -14,6 +14,8 @@ code:
    the best key-frame score in it, which means what a search score means (the same ``--min-score``).
 3. :func:`pairs_of`: segments at or above ``min_score`` and at least ``min_duration`` long; a pair's score is its
    best segment's.  A video is never paired with itself; ``a`` is the pair's first path in sorted order.
+4. :mod:`.refine` places each reported segment frame by frame (key frames are seconds apart): both videos are
+   decoded around the segment's ends and the line of alike frames gives its start, end and offset.
 """
 
 from __future__ import annotations
@@ -41,8 +43,11 @@ class DupsConfig:
     speed: float = 0.3  # relative speed difference tolerated along a segment
     slack: float = 1.5  # seconds of timing error tolerated between consecutive matches (key-frame spacing)
     min_contrast: float = 12.0  # key frames whose thumbnail's grey levels vary less (std, 0-255) are left out
-    transforms: tuple[str, ...] = ("mirror", "rot90", "rot270")  # also searched, from the key frame's thumbnail
+    # also searched, from the key frame's thumbnail; every key frame of both videos is searched, so a turn one way
+    # finds copies turned either way (a copy turned back is the original turned the other way)
+    transforms: tuple[str, ...] = ("mirror", "rot90")
     extend_max: float = 4.0  # a segment ends where its last key frame's span ends (the next key frame), at most this
+    refine: bool = True  # place each reported segment frame by frame (vidseek.search.refine)
 
 
 @dataclass
@@ -308,7 +313,12 @@ def pairs_of(matches: np.ndarray, paths: dict[int, str], cfg: DupsConfig = DupsC
 def find_duplicates(index, cfg: DupsConfig = DupsConfig()) -> list[Pair]:
     """Every pair of videos of an opened index that share footage, in this process (small indexes; the Spark
     job :func:`vidseek.engine.dups.find_duplicates_spark` does the same work in tasks)."""
-    return pairs_of(keyframe_matches(index, index.table.live_rows(), cfg), index.video_paths, cfg)
+    pairs = pairs_of(keyframe_matches(index, index.table.live_rows(), cfg), index.video_paths, cfg)
+    if not cfg.refine:
+        return pairs
+    from .refine import refine_config, refine_pairs
+
+    return best_first(refine_pairs(index, pairs, refine_config(cfg)))
 
 
 def to_rows(pairs: list[Pair]) -> list[dict]:

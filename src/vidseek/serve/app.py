@@ -211,7 +211,9 @@ def create_app(config: ServeConfig) -> FastAPI:
                                                                                "in the server; use `vidseek dups`"}})
     async def duplicates(min_score: float = DEFAULT_MIN_SCORE) -> Duplicates:
         """Every pair of indexed videos that share footage, best first (computed once per generation: the first
-        request on a new one takes a while, about a second per 14 key frames on 2 cores)."""
+        request on a new one takes a while, about a second per 20 key frames on 2 cores). Segments scoring at least
+        the default threshold are placed frame by frame; weaker ones, returned only with a lower `min_score`, are
+        as found from the key frames (their ends may be off by a key-frame interval)."""
         g = live.current()
         try:
             pairs = await asyncio.get_running_loop().run_in_executor(pool, dup_cache.pairs, g, min_score)

@@ -1,13 +1,17 @@
 """`GET /api/duplicates`: the collection's copies (vidseek.search.dups).  The costly part, every key frame's
 matches, is found in the server's process once per generation and kept until the index changes; the pairs at a
-threshold are then made from them in milliseconds."""
+threshold are then made from them in milliseconds.  Segments at or above the default threshold (those the page
+shows) are placed frame by frame (vidseek.search.refine) once each and kept with the matches; weaker ones, returned
+only when the caller lowers ``min_score``, are as found from the key frames."""
 
 from __future__ import annotations
 
 import threading
 
 from ..errors import VidseekError
-from ..search.dups import LOCAL_MAX_KEYFRAMES, DupsConfig, Pair, keyframe_matches, pairs_of
+from ..search.dups import LOCAL_MAX_KEYFRAMES, DupsConfig, Pair, best_first, keyframe_matches, pairs_of
+from ..search.refine import DenseFrames, dense_model, refine_config, refine_pair
+from ..search.scoring import DEFAULT_MIN_SCORE
 from ..store.layout import keyframe_id
 
 
@@ -17,6 +21,8 @@ class DuplicateCache:
         self._lock = threading.Lock()  # one computation at a time; later requests wait for it and share it
         self._key: int | None = None  # the generation whose matches are held
         self._matches = None
+        self._frames: DenseFrames | None = None  # frames decoded around segments, of the generation held
+        self._placed: dict = {}  # segments placed frame by frame, of the generation held
 
     def pairs(self, generation, min_score: float) -> list[Pair]:
         index = generation.index
@@ -26,9 +32,13 @@ class DuplicateCache:
         with self._lock:
             if generation.number != self._key:
                 self._matches = keyframe_matches(index, index.table.live_rows(), DupsConfig())
+                cfg = refine_config(DupsConfig())
+                self._frames, self._placed = DenseFrames(dense_model(index.model, cfg.image_size), cfg), {}
                 self._key = generation.number
-            matches = self._matches
-        return pairs_of(matches, index.video_paths, DupsConfig(min_score=min_score))
+            pairs = pairs_of(self._matches, index.video_paths, DupsConfig(min_score=min_score))
+            durations = {p: float(index.table.durations.get(v, 0.0)) for v, p in index.video_paths.items()}
+            return best_first([refine_pair(self._frames, p, durations, self._placed, DEFAULT_MIN_SCORE)
+                               for p in pairs])
 
 
 def thumbnail_url(path: str, frame: int) -> str | None:

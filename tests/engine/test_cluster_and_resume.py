@@ -5,11 +5,9 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -17,48 +15,12 @@ from media import assert_same_index, run_cli
 from vidseek.store.layout import file_sha256, read_manifest
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture()
 def standalone_cluster(tmp_path):
-    import pyspark
+    from vidseek.engine.standalone import loopback_cluster
 
-    home = Path(pyspark.__file__).parent
-    port = free_port()
-    env = {**os.environ, "SPARK_HOME": str(home), "SPARK_LOCAL_IP": "127.0.0.1",
-           "SPARK_WORKER_DIR": str(tmp_path / "work"), "SPARK_LOG_DIR": str(tmp_path / "logs"),
-           "PYSPARK_PYTHON": sys.executable}
-    cls = str(home / "bin" / "spark-class")
-    procs = [subprocess.Popen([cls, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port", str(port),
-                               "--webui-port", str(free_port())], env=env, stdout=subprocess.DEVNULL,
-                              stderr=open(tmp_path / "master.log", "w"), start_new_session=True)]
-    url = f"spark://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.5)
-    for _ in range(2):
-        procs.append(subprocess.Popen([cls, "org.apache.spark.deploy.worker.Worker", url, "--cores", "1", "--memory", "2g",
-                                       "--host", "127.0.0.1", "--webui-port", str(free_port())], env=env,
-                                      stdout=subprocess.DEVNULL, stderr=open(tmp_path / "worker.log", "a"),
-                                      start_new_session=True))
-    try:
+    with loopback_cluster(tmp_path / "cluster", workers=2, cores=1) as url:
         yield url
-    finally:
-        for p in procs:
-            os.killpg(p.pid, signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
 
 
 @pytest.mark.slow

@@ -61,3 +61,18 @@ def test_reader_reads_listed_files_only_and_drops_removed_videos(tmp_path):
     man.files["videos"].append("videos/gen=1/missing.parquet")
     with pytest.raises(StoreError, match="missing.parquet: index file listed in the manifest is missing"):
         read_dataset(tmp_path, man, "videos")
+
+
+def test_vectors_from_a_binary_column_whole_sliced_chunked_or_ragged():
+    from vidseek.store.schemas import vectors_from_column
+
+    x = np.random.default_rng(0).standard_normal((300, 8)).astype(np.float32)
+    col = pa.array([r.tobytes() for r in x], pa.binary())
+    assert np.array_equal(vectors_from_column(col, 8), x)
+    assert np.array_equal(vectors_from_column(col.slice(100, 50), 8), x[100:150])
+    assert np.array_equal(vectors_from_column(pa.chunked_array([col.slice(0, 7), col.slice(7)]), 8), x)
+    h = x.astype(np.float16)
+    assert np.array_equal(vectors_from_column(pa.array([r.tobytes() for r in h]), 8, np.float16), h)
+    assert vectors_from_column(col.slice(0, 0), 8).shape == (0, 8)
+    with pytest.raises(ValueError):  # a value of the wrong size is not silently reshaped
+        vectors_from_column(pa.array([b"\0" * 32, b"\0" * 28]), 8)

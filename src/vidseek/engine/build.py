@@ -38,8 +38,9 @@ from ..store.layout import (DATASETS, MANIFEST, IndexLock, Manifest, generation_
 from ..store.model_files import IVF_FILE, PQ_FILE, load_model, save_ivf, save_model, save_pq
 from ..store.reader import indexed_paths
 from ..store.thumbs import THUMBS, write_thumbs_for
-from ..store.schemas import KEYFRAMES_COLUMNS, WHITENED_SCHEMA, WRITTEN_SCHEMA, spark_schema
+from ..store.schemas import KEYFRAMES_COLUMNS, WHITENED_SCHEMA, spark_schema
 from . import tasks
+from .encode import encode_whitened
 from .config import BuildConfig, BuildReport, fingerprint, task_params
 from .extract import extracted, run_extraction
 from ..quantize.ivf import IVF_AUTO_MIN
@@ -101,20 +102,13 @@ def _write_outputs(spark, files_df, ok_df, whitened_dir: Path, index: Path, gen:
     range-partitioned by list, so each codes part holds one range of lists, sorted (:mod:`vidseek.store.codes`).
     """
     from pyspark.sql import functions as F
-    from pyspark.sql.types import IntegerType, StructField, StructType
 
     for d in DATASETS:
         shutil.rmtree(index / d / f"gen={gen}", ignore_errors=True)
     params = task_params(cfg, model_dir, pq_path=str(model_dir / PQ_FILE), ivf_path=str(model_dir / IVF_FILE),
                          out_dir=str(index / "codes" / f"gen={gen}"), vectors_dir=str(index / VECTORS / f"gen={gen}"))
-    with job_progress(spark, "encode", quiet=cfg.quiet):
-        whitened = spark.read.parquet(str(whitened_dir))
-        if (model_dir / IVF_FILE).exists():
-            schema = StructType(spark_schema(WHITENED_SCHEMA).fields + [StructField("list", IntegerType())])
-            parts = max(1, whitened.rdd.getNumPartitions())
-            whitened = (whitened.mapInArrow(tasks.assign_partition(params), schema)
-                        .repartitionByRange(parts, "list").sortWithinPartitions("list", "kf_id"))
-        whitened.mapInArrow(tasks.encode_partition(params), spark_schema(WRITTEN_SCHEMA)).collect()
+    encode_whitened(spark, whitened_dir, params, (model_dir / IVF_FILE).exists(), cfg.quiet)
+    with job_progress(spark, "write key frames", quiet=cfg.quiet):
         ok_df.select(*KEYFRAMES_COLUMNS).write.mode("overwrite").parquet(str(index / "keyframes" / f"gen={gen}"))
         _write_thumbs(spark, index, gen)
     counts = ok_df.groupBy("video_id").agg(F.count("kf_id").alias("keyframes"))

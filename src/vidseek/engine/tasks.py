@@ -320,30 +320,31 @@ def _pq(path: str, stamp: float):
     return load_pq(path)
 
 
-def encode_partition(params_json: str):
-    """mapInArrow function: whitened rows (with their inverted ``list`` in an inverted-file index) -> one codes
-    part and its vectors file, written by this task (:func:`vidseek.store.codes.write_codes_part`).
+def encode_table(table: pa.Table, params: dict, part: int) -> tuple[str, int]:
+    """Whitened rows (with their inverted ``list`` in an inverted-file index) -> codes part ``part`` and its
+    vectors file (:func:`vidseek.store.codes.write_codes_part`): (file, rows)."""
+    _set_threads(1)
+    pq_path = Path(params["pq_path"])
+    pq = _pq(str(pq_path), pq_path.stat().st_mtime)
+    vec = vectors_from_column(table.column("vec"), pq.d)
+    rows = CodeRows(table.column("kf_id").to_numpy(), table.column("video_id").to_numpy(),
+                    table.column("frame").to_numpy(), table.column("time").to_numpy(), pq.encode(vec), vec,
+                    table.column("list").to_numpy() if "list" in table.column_names else None)
+    return write_codes_part(params["out_dir"], params["vectors_dir"], f"part-{part:05d}", rows)
 
-    Yields one (file, rows) row per part written.
-    """
+
+def encode_partition(params_json: str):
+    """mapInArrow function: a partition of whitened rows -> one codes part written by this task
+    (:func:`encode_table`); yields one (file, rows) row per part written."""
     params = json.loads(params_json)
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         from pyspark import TaskContext
 
-        _set_threads(1)
-        pq_path = Path(params["pq_path"])
-        pq = _pq(str(pq_path), pq_path.stat().st_mtime)
         got = [b for b in batches if b.num_rows]
         if not got:
             return
-        table = pa.Table.from_batches(got)
-        vec = vectors_from_column(table.column("vec"), pq.d)
-        rows = CodeRows(table.column("kf_id").to_numpy(), table.column("video_id").to_numpy(),
-                        table.column("frame").to_numpy(), table.column("time").to_numpy(), pq.encode(vec), vec,
-                        table.column("list").to_numpy() if "list" in table.column_names else None)
-        part = TaskContext.get().partitionId()
-        name, n = write_codes_part(params["out_dir"], params["vectors_dir"], f"part-{part:05d}", rows)
+        name, n = encode_table(pa.Table.from_batches(got), params, TaskContext.get().partitionId())
         yield pa.RecordBatch.from_pydict({"file": [name], "rows": [n]}, schema=WRITTEN_SCHEMA)
 
     return run

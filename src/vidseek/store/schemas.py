@@ -69,4 +69,10 @@ def vectors_from_column(col: pa.Array | pa.ChunkedArray, dim: int, dtype=np.floa
         col = col.combine_chunks()
     if len(col) == 0:
         return np.zeros((0, dim), dtype=dtype)
+    width = dim * np.dtype(dtype).itemsize
+    if col.null_count == 0 and pa.types.is_binary(col.type):  # values back to back: one view, no copy per row
+        offsets = np.frombuffer(col.buffers()[1], np.int32, len(col) + 1, col.offset * 4)
+        if offsets[-1] - offsets[0] == len(col) * width and np.all(np.diff(offsets) == width):
+            data = np.frombuffer(col.buffers()[2], np.uint8, len(col) * width, int(offsets[0]))
+            return data.view(dtype).reshape(-1, dim).copy()
     return np.frombuffer(b"".join(col.to_pylist()), dtype=dtype).reshape(-1, dim)

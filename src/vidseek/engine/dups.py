@@ -87,22 +87,22 @@ def refine_batches(params_json: str):
         from ..search import Index
         from ..search.refine import DenseFrames, dense_model, refine_config, refine_pair
 
+        got = [df for df in batches if len(df)]  # a few rows per pair: the whole partition, so no pair is split
+        if not got:
+            return
         torch.set_num_threads(1)
         index = Index.open(params["index"], device="cpu")
         cfg = refine_config(DupsConfig(**params["cfg"]))
         frames = DenseFrames(dense_model(index.model, cfg.image_size), cfg)
         names = index.video_paths
         durations = {names[v]: float(d) for v, d in index.table.durations.items() if v in names}
-        for df in batches:
-            rows = []
-            for (a, b), group in df.groupby(["a", "b"], sort=True):
-                segs = [Segment(*r) for r in group[list(SEGMENT_FIELDS[2:])].itertuples(index=False)]
-                if a not in names or b not in names:
-                    continue
-                pair = refine_pair(frames, make_pair(names[a], names[b], segs), durations)
-                rows += [(a, b, g.a_start, g.a_end, g.b_start, g.b_end, g.score, g.a_frame, g.b_frame)
-                         for g in pair.segments]
-            yield pd.DataFrame(rows, columns=list(SEGMENT_FIELDS))
+        for (a, b), group in pd.concat(got).groupby(["a", "b"], sort=True):
+            segs = [Segment(*r) for r in group[list(SEGMENT_FIELDS[2:])].itertuples(index=False)]
+            if a not in names or b not in names:
+                continue
+            pair = refine_pair(frames, make_pair(names[a], names[b], segs), durations)
+            yield pd.DataFrame([(a, b, g.a_start, g.a_end, g.b_start, g.b_end, g.score, g.a_frame, g.b_frame)
+                                for g in pair.segments], columns=list(SEGMENT_FIELDS))
 
     return run
 

@@ -197,3 +197,18 @@ def test_serve_refuses_an_open_server_off_loopback(tmp_path, host, env, extra, c
                         "--port", "9", *extra], capture_output=True, text=True, timeout=60, env={**base, **env})
     assert r.returncode == 1 and cause in r.stderr, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_strict_turns_a_partial_build_into_exit_3():
+    """The exit code of build/add/keyframes (the messy-folder test checks a real build's failures without
+    --strict; this is the --strict rule, without a second build)."""
+    from vidseek.cli.commands import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, exit_code
+    from vidseek.cli.parser import build_parser
+
+    failed = [("bad.mp4", "not a readable video")]
+    assert exit_code(5, failed, strict=True) == EXIT_PARTIAL == 3
+    assert exit_code(5, failed, strict=False) == EXIT_OK
+    assert exit_code(5, [], strict=True) == EXIT_OK
+    assert exit_code(0, failed, strict=True) == EXIT_FAILED  # nothing indexed: a failure, strict or not
+    for command in (["build", "v", "--index", "i"], ["add", "i", "v"], ["keyframes", "v", "--out", "o"]):
+        assert build_parser().parse_args([*command, "--strict"]).strict, command

@@ -81,8 +81,6 @@ def test_build_over_a_messy_folder(messy, tmp_path):
     ok = {os.path.basename(v["path"]) for v in videos if v["status"] == "ok"}
     assert {"bikes.mp4", "bitmap.mp4", "picture.avi", "frame-4k.png", "cut10.avi", "cut50.avi", "cut90.avi"} <= ok
     assert not ok & set(EXPECTED_BAD)
-    strict = run_cli("build", messy, "--index", tmp_path / "idx2", "--master", "local[2]", "--strict", "-q", timeout=900)
-    assert strict.returncode == 3
     info = json.loads(run_cli("info", idx, "--json").stdout)
     assert info["counts"]["failed"] == len(EXPECTED_BAD)
 

@@ -48,7 +48,6 @@ def master_for(label: str, workers: int, folder: Path):
         yield label
         return
     with loopback_cluster(folder / f"cluster-{workers}", workers=workers, cores=1) as url:
-        time.sleep(3)  # workers register with the master
         yield url
 
 

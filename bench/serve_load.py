@@ -19,7 +19,6 @@ import io
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+from vidseek.net import free_port  # noqa: E402
 
 
 
@@ -68,12 +68,6 @@ def load_levels(label: str, one, count: int, levels=(1, 4, 16), ok: int = 200) -
         errors = sum(r[1] != ok for r in res)
         print(f"{label:<22}{c:>11}{np.percentile(lat, 50):>9.1f}{np.percentile(lat, 95):>9.1f}"
               f"{np.percentile(lat, 99):>9.1f}{len(res) / wall:>8.1f}{errors:>8}")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager

@@ -13,6 +13,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from vidseek.net import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("VIDSEEK_TEST_DATA", ROOT.parent / "shared" / "data")).resolve()
 VIDEOS = DATA / "videos"
@@ -78,14 +80,6 @@ def assert_same_index(a: Path, b: Path) -> None:
             assert sorted(za.files) == sorted(zb.files)
             for key in za.files:
                 assert np.array_equal(za[key], zb[key]), (name, key)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager

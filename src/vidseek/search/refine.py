@@ -204,8 +204,7 @@ def refine_pairs(index, pairs: list[Pair], cfg: RefineConfig = RefineConfig()) -
     """Every segment of ``pairs`` (videos of the opened ``index``) refined frame by frame; segments that now cover
     the same part of a video are one.  Pairs in the order given, which keeps videos' frames reused."""
     frames = DenseFrames(dense_model(index.model, cfg.image_size), cfg)
-    durations = {path: float(index.table.durations.get(vid, 0.0)) for vid, path in index.video_paths.items()}
-    return [refine_pair(frames, p, durations) for p in pairs]
+    return [refine_pair(frames, p, index.path_durations) for p in pairs]
 
 
 def refine_pair(frames: DenseFrames, pair: Pair, durations: dict[str, float], memo: dict | None = None,

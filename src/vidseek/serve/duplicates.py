@@ -36,7 +36,7 @@ class DuplicateCache:
                 self._frames, self._placed = DenseFrames(dense_model(index.model, cfg.image_size), cfg), {}
                 self._key = generation.number
             pairs = pairs_of(self._matches, index.video_paths, DupsConfig(min_score=min_score))
-            durations = {p: float(index.table.durations.get(v, 0.0)) for v, p in index.video_paths.items()}
+            durations = index.path_durations
             return best_first([refine_pair(self._frames, p, durations, self._placed, DEFAULT_MIN_SCORE)
                                for p in pairs])
 

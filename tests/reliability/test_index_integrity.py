@@ -34,7 +34,8 @@ def test_crash_at_each_build_stage_keeps_the_old_index_then_resumes(local_index,
     idx = copy_index(local_index[0], tmp_path / "idx")
     before = (idx / "manifest.json").read_bytes()
     expected = answer(idx)
-    for point in ("whiten", "pq", "encode", "manifest"):
+    for point in ("encode", "manifest"):  # new data files written / everything but the manifest (whitening and
+        # PQ training write only to the staging folder, as extraction does: tests/engine/test_cluster_and_resume.py)
         r = run_cli("build", small_inputs, "--index", idx, "--master", "local[2]", "-q", timeout=900,
                     env={"VIDSEEK_CRASH_AT": point})
         assert r.returncode == -signal.SIGKILL, (point, r.returncode, r.stderr[-2000:])

@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq_io
 
+from ..store.remote import readable_index
 from ..atomic import atomic_path
 from ..errors import VidseekError
 from ..inputs import discover
@@ -131,7 +132,7 @@ def batch_search(index: str | os.PathLike, queries_dir: str | os.PathLike, out: 
     from ..store.layout import read_manifest
     from ..store.schemas import spark_schema
 
-    index = Path(index).absolute()
+    index = readable_index(index)
     man = read_manifest(index)
     found = discover([str(queries_dir)], images=True)
     queries = [str(p) for p in found.files]

@@ -30,6 +30,8 @@ import pyarrow as pa
 from .. import __version__
 from ..errors import StoreError, VidseekError
 from ..inputs import discover
+from ..storage import canonical, is_uri
+from ..store.remote import writable_index
 from ..atomic import crash_point
 from ..store.commit import collect_garbage, commit, write_videos_table
 from ..store.codes import VECTORS
@@ -141,7 +143,10 @@ def _no_file_indexed(files_df) -> VidseekError:
 
 
 def build_index(inputs: list[str], index: str | os.PathLike, cfg: BuildConfig = BuildConfig()) -> BuildReport:
-    """Build (or rebuild) the index at ``index`` from videos, images and folders."""
+    """Build (or rebuild) the index at ``index`` (a folder or an ``s3://`` URI) from videos, images and folders."""
+    if is_uri(str(index)):
+        with writable_index(index) as local:
+            return build_index(inputs, local, cfg)
     index = Path(index).absolute()
     report = BuildReport()
     found = discover(inputs, images=True)
@@ -255,18 +260,21 @@ def add_to_index(inputs: list[str], index: str | os.PathLike, cfg: BuildConfig =
 
     Files the index holds already are listed in ``report.already_indexed`` and not processed again.
     """
+    if is_uri(str(index)):
+        with writable_index(index) as local:
+            return add_to_index(inputs, local, cfg)
     index = Path(index).absolute()
     report = BuildReport()
     with IndexLock(index):
         old = read_manifest(index)
         gen = old.generation + 1
         model_dir = index / old.model_dir
-        known = {os.path.realpath(p) for p in indexed_paths(index, old)}
+        known = {canonical(p) for p in indexed_paths(index, old)}
         found = discover(inputs, images=True)
         report.skipped = list(found.problems)
         files = []
         for p in map(str, found.files):
-            (report.already_indexed if os.path.realpath(p) in known else files).append(p)
+            (report.already_indexed if canonical(p) in known else files).append(p)
         report.files = len(files)
         if not files:
             report.generation = old.generation

@@ -27,11 +27,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq_io
 
+from ..store.remote import readable_index
 from ..search.dups import (LOCAL_MAX_KEYFRAMES, MATCH_DTYPE, DupsConfig, Pair, Segment, best_first, make_pair,
                            pair_segments)
 from ..store.codes import parquet_rows
 from ..store.layout import read_manifest
-from ..store.reader import indexed_paths
+from ..store.reader import indexed_paths, searchable_videos
 from .session import SparkConfig, default_parallelism, job_progress, spark_session
 
 SEGMENT_FIELDS = ("a", "b", "a_start", "a_end", "b_start", "b_end", "score", "a_frame", "b_frame")
@@ -84,18 +85,20 @@ def refine_batches(params_json: str):
         import pandas as pd
         import torch
 
-        from ..search import Index
+        from ..store.model_files import load_model
         from ..search.refine import DenseFrames, dense_model, refine_config, refine_pair
 
         got = [df for df in batches if len(df)]  # a few rows per pair: the whole partition, so no pair is split
         if not got:
             return
         torch.set_num_threads(1)
-        index = Index.open(params["index"], device="cpu")
+        index = Path(params["index"])
+        man = read_manifest(index)  # the model and the videos: no codes are read
         cfg = refine_config(DupsConfig(**params["cfg"]))
-        frames = DenseFrames(dense_model(index.model, cfg.image_size), cfg)
-        names = index.video_paths
-        durations = {names[v]: float(d) for v, d in index.table.durations.items() if v in names}
+        frames = DenseFrames(dense_model(load_model(index / man.model_dir, device="cpu"), cfg.image_size), cfg)
+        videos = searchable_videos(index, man)
+        names = {v: p for v, (p, _) in videos.items()}
+        durations = dict(videos.values())
         for (a, b), group in pd.concat(got).groupby(["a", "b"], sort=True):
             segs = [Segment(*r) for r in group[list(SEGMENT_FIELDS[2:])].itertuples(index=False)]
             if a not in names or b not in names:
@@ -115,7 +118,7 @@ def row_ranges(total: int, tasks: int) -> list[tuple[int, int]]:
 def find_duplicates_spark(index: str | os.PathLike, cfg: DupsConfig = DupsConfig(),
                           spark: SparkConfig = SparkConfig(), quiet: bool = False) -> list[Pair]:
     """Every pair of videos of the index at ``index`` that share footage, computed as Spark jobs."""
-    index = Path(index).absolute()
+    index = readable_index(index)
     man = read_manifest(index)
     total = sum(parquet_rows(index / rel) for rel in man.files["codes"])
     paths = indexed_paths(index, man)
@@ -156,6 +159,7 @@ def duplicates(index: str | os.PathLike, cfg: DupsConfig = DupsConfig(), spark: 
                spark_config: SparkConfig = SparkConfig(), quiet: bool = False) -> list[Pair]:
     """Every pair of videos of an index that share footage; ``spark``: 'on', 'off' (this process) or 'auto'
     (Spark for indexes from :data:`SPARK_AUTO_MIN` key frames on, or when a master is given)."""
+    index = readable_index(index)
     man = read_manifest(index)
     if spark == "auto":
         given = spark_config.master or os.environ.get("VIDSEEK_SPARK_MASTER")

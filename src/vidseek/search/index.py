@@ -30,6 +30,7 @@ import pyarrow as pa
 
 from ..quantize.ivf import DEFAULT_NPROBE
 from ..store.layout import read_manifest
+from ..store.remote import readable_index
 from ..store.model_files import IVF_FILE, PQ_FILE, load_ivf, load_model, load_pq
 from ..store.thumbs import Thumbnails
 from .engines import FlatEngine, IVFEngine
@@ -85,11 +86,11 @@ class Index:
     @classmethod
     def open(cls, path: str | os.PathLike, device: str = "auto", weights: str | None = None,
              score_config: ScoreConfig = ScoreConfig(), nprobe: int | None = None, parts: list[int] | None = None) -> Index:
-        """Open the index at ``path``; ``nprobe``: inverted lists scanned per query vector (inverted-file
+        """Open the index at ``path`` (a folder, or an ``s3://`` URI: searched from a local copy); ``nprobe``: inverted lists scanned per query vector (inverted-file
         indexes; default :data:`vidseek.quantize.ivf.DEFAULT_NPROBE`).  ``parts``: a shard of a sharded search
         (:mod:`vidseek.engine.sharded_search`): only these codes parts (numbers in manifest order) are searched;
         every key frame's place and vector stay known, so scores are those of the whole index."""
-        return cls(Path(path).absolute(), device=device, weights=weights, score_config=score_config, nprobe=nprobe,
+        return cls(readable_index(path), device=device, weights=weights, score_config=score_config, nprobe=nprobe,
                    parts=parts)
 
     # -- key frames ------------------------------------------------------------------------
@@ -100,6 +101,11 @@ class Index:
     @property
     def video_durations(self) -> dict[int, float]:
         return self.table.durations
+
+    @property
+    def path_durations(self) -> dict[str, float]:
+        """Path -> duration (seconds) of every searchable video."""
+        return {p: float(self.table.durations.get(v, 0.0)) for v, p in self.video_paths.items()}
 
     @property
     def kf_video(self) -> np.ndarray:

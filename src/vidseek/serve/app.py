@@ -41,9 +41,11 @@ from fastapi.staticfiles import StaticFiles
 
 from ..errors import VidseekError
 from ..search.scoring import DEFAULT_MIN_SCORE
+from ..storage import is_uri
 from .auth import COOKIE, TokenAuth
 from .live import Generation, LiveIndex
 from .duplicates import DuplicateCache, thumbnail_url
+from .objects import object_response
 from .models import DuplicatePair, Duplicates, DuplicateSegment, Health, Problem, Reload, SearchResponse, SearchResult, Stats, Video, VideoPage
 
 STATIC = Path(__file__).parent / "static"
@@ -137,9 +139,11 @@ def create_app(config: ServeConfig) -> FastAPI:
         200: {"description": "the whole file", "content": {"video/*": {}, "application/octet-stream": {}}},
         206: {"description": "the range asked for", "content": {"video/*": {}, "application/octet-stream": {}}},
         404: {"model": Problem, "description": "no such video in the index"}})
-    def stream(video_id: str) -> FileResponse:
+    def stream(video_id: str, request: Request) -> Response:
         vid = _parse_id(video_id)
         path = live.current().index.video_paths.get(vid)
+        if path is not None and is_uri(path):  # a video in object storage: ranged reads, no local copy
+            return object_response(path, request.headers.get("range"))
         if path is None or not os.path.isfile(path):
             raise HTTPException(404, "not found")
         media = mimetypes.guess_type(path)[0] or "application/octet-stream"

@@ -1,6 +1,7 @@
 """The index a running server searches, kept up to date with the index folder.
 
-A watcher thread looks at ``IDX/manifest.json`` every ``interval`` seconds (and ``POST /api/reload`` asks at
+A watcher thread looks at ``IDX/manifest.json`` (of an ``s3://`` index: its ``LATEST`` pointer, the local copy
+brought up to date when it moved) every ``interval`` seconds (and ``POST /api/reload`` asks at
 once).  When a new generation has been committed (``vidseek add``, ``remove``, ``compact``, a rebuild), it is
 opened beside the current one, sharing the loaded network when the model folder is the same, and then swapped in
 with one reference assignment.  A request takes the generation current when it starts and uses it to the end, so
@@ -14,13 +15,14 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from ..errors import VidseekError
 from ..search import Index
+from ..storage import is_uri
 from ..store.layout import MANIFEST
+from ..store.remote import readable_index
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +62,8 @@ def release_memory() -> None:
 
 class LiveIndex:
     def __init__(self, path: str, device: str = "auto", nprobe: int | None = None, interval: float = 2.0):
-        self.path = Path(path).absolute()
+        self.source = str(path)  # a folder, or an s3:// URI whose local copy is brought up to date at each look
+        self.path = readable_index(self.source)
         self._device, self._nprobe, self.interval = device, nprobe, interval
         self._current = Generation.of(self._open())
         self._current.index.model  # load the network now, not on the first request
@@ -77,6 +80,11 @@ class LiveIndex:
         return index
 
     def _manifest_stamp(self) -> tuple[int, int] | None:
+        if is_uri(self.source):
+            try:  # one GET of the pointer; files are fetched only for a new generation
+                readable_index(self.source)
+            except VidseekError as exc:
+                log.warning("could not look for a new generation of %s: %s", self.source, exc)
         try:
             st = (self.path / MANIFEST).stat()
         except OSError:

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq_io
 
+from ..storage import canonical, is_uri
 from .codes import compact_codes_part
 from .layout import DATASETS, IndexLock, Manifest, checksum_files, generation_files, read_manifest, write_manifest
 from .model_files import FEATURES_FILE, IVF_FILE, PQ_FILE, WHITENING_FILE
@@ -80,18 +81,23 @@ def collect_garbage(index: Path, man: Manifest, keep_previous: bool = True) -> N
 
 def remove_from_index(paths: list[str], index: str | os.PathLike) -> tuple[list[str], list[str]]:
     """Mark videos as removed (they never appear in results); returns (removed, not found)."""
+    if is_uri(str(index)):
+        from .remote import writable_index
+
+        with writable_index(index) as local:
+            return remove_from_index(paths, local)
     index = Path(index).absolute()
     with IndexLock(index):
         man = read_manifest(index)
         known = {}
         for path, vid in indexed_paths(index, man).items():
             known[path] = vid
-            known.setdefault(os.path.realpath(path), vid)
+            known.setdefault(canonical(path), vid)
         removed, missing = [], []
         ids = set(man.removed)
         for p in paths:
-            ap = str(Path(p).absolute())
-            vid = known.get(ap, known.get(os.path.realpath(ap)))
+            ap = p.rstrip("/") if is_uri(p) else str(Path(p).absolute())
+            vid = known.get(ap, known.get(canonical(ap)))
             if vid is not None:
                 ids.add(vid)
                 removed.append(ap)
@@ -109,6 +115,11 @@ def compact_index(index: str | os.PathLike) -> dict[str, int]:
     """Rewrite the datasets without removed videos into one new generation; reclaim their space.
 
     Codes are rewritten part by part with their vectors (an inverted file keeps its list ranges per part)."""
+    if is_uri(str(index)):
+        from .remote import writable_index
+
+        with writable_index(index) as local:
+            return compact_index(local)
     index = Path(index).absolute()
     with IndexLock(index):
         man = read_manifest(index)

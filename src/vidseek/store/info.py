@@ -6,6 +6,8 @@ import json
 import os
 from pathlib import Path
 
+from ..storage import is_uri
+from .remote import readable_index
 from ..errors import StoreError
 from .layout import read_manifest
 
@@ -20,12 +22,12 @@ def _json(path: Path) -> dict:
 
 
 def index_info(index: str | os.PathLike) -> dict:
-    index = Path(index).absolute()
+    source, index = str(index), readable_index(index)
     man = read_manifest(index)
     model = index / man.model_dir
     features = _json(model / "features.json")
     return {
-        "path": str(index),
+        "path": source if is_uri(source) else str(index),
         "generation": man.generation,
         "created": man.created,
         "updated": man.updated,
@@ -71,7 +73,7 @@ def list_videos(index: str | os.PathLike) -> list[dict]:
     """One dict per indexed file (removed ones left out), in path order."""
     from .reader import read_dataset
 
-    index = Path(index).absolute()
+    index = readable_index(index)
     man = read_manifest(index)
-    t = read_dataset(index, man, "videos", ["path", "status", "duration", "frames", "keyframes", "error"], live=True)
+    t = read_dataset(index, man, "videos", ["video_id", "path", "status", "duration", "frames", "keyframes", "error"], live=True)
     return [] if t is None else t.sort_by("path").to_pylist()

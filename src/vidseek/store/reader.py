@@ -53,6 +53,16 @@ def read_dataset(index: Path, man: Manifest, dataset: str, columns: list[str] | 
     return table
 
 
+def searchable_videos(index: Path, man: Manifest) -> dict[int, tuple[str, float]]:
+    """Video id -> (path, duration in seconds) of the videos that were indexed ("ok") and not removed."""
+    t = read_dataset(index, man, "videos", ["video_id", "path", "status", "duration"], live=True)
+    if t is None:
+        return {}
+    rows = zip(t.column("video_id").to_pylist(), t.column("path").to_pylist(), t.column("status").to_pylist(),
+               t.column("duration").to_pylist())
+    return {v: (p, float(d) if d is not None and d == d else 0.0) for v, p, s, d in rows if s == "ok"}
+
+
 def indexed_paths(index: Path, man: Manifest) -> dict[str, int]:
     """Path -> video id of every file in the index that was not removed (failed files included)."""
     t = read_dataset(index, man, "videos", ["video_id", "path"], live=True)

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import pyarrow.parquet as pq_io
 
+from .remote import readable_index
 from .layout import DATASETS, file_sha256, read_manifest
 
 
 def verify_index(index: str | os.PathLike) -> tuple[int, list[tuple[str, str]]]:
     """(files checked, problems as (path, cause)).  A missing or corrupt manifest raises StoreError."""
-    index = Path(index).absolute()
+    index = readable_index(index)
     man = read_manifest(index)
     problems: list[tuple[str, str]] = []
     listed = [r for d in DATASETS for r in man.files.get(d, [])]

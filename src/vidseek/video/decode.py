@@ -29,6 +29,7 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from ..errors import InputError
+from ..storage import check_object, is_uri, open_object
 
 #: how many frames the timestamp-repair window holds
 _PTS_SORT_WINDOW = 4
@@ -152,7 +153,10 @@ def _plane(frame: av.VideoFrame, i: int) -> np.ndarray:
     return np.frombuffer(p, dtype=np.uint8).reshape(p.height, p.line_size)[:, : p.width]
 
 
-def _check_path(path: Path) -> None:
+def _check_path(path: Path | str) -> None:
+    if is_uri(path):
+        check_object(path)
+        return
     if not os.path.exists(path):
         if os.path.islink(path):
             raise InputError(path, "broken symbolic link or link loop")
@@ -196,19 +200,23 @@ class VideoReader:
 
     def __init__(self, path: str | os.PathLike, threads: int = 0):
         """``threads``: decoder threads, 0 for FFmpeg's automatic choice, 1 for none."""
-        self.path = Path(path)
+        self.path = path if is_uri(path) else Path(path)
         _check_path(self.path)
+        self._source = open_object(self.path) if is_uri(self.path) else None  # a stream: ranged reads
         try:
-            self._container = av.open(str(self.path), mode="r", metadata_errors="ignore")
-        except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+            self._container = av.open(self._source or str(self.path), mode="r", metadata_errors="ignore")
+        except (av.error.FFmpegError, UnicodeDecodeError, ValueError, OSError) as exc:
+            self._close_source()
             raise InputError(self.path, f"not a readable video ({_ffmpeg_cause(exc)})") from None
         if not self._container.streams.video:
             self._container.close()
+            self._close_source()
             raise InputError(self.path, "no video stream (audio-only or not a video)")
         self._stream = self._container.streams.video[0]
         cc = self._stream.codec_context
         if cc is None or not cc.width or not cc.height:
             self._container.close()
+            self._close_source()
             raise InputError(self.path, "video stream has no picture size (unsupported or corrupt)")
         if threads == 1:
             self._stream.thread_type = "NONE"
@@ -374,6 +382,12 @@ class VideoReader:
             gen.close()
         self._generators.clear()
         self._container.close()
+        self._close_source()
+
+    def _close_source(self) -> None:
+        if self._source is not None:
+            self._source.close()
+            self._source = None
 
     def __enter__(self) -> "VideoReader":
         return self

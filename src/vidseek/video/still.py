@@ -10,17 +10,18 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import InputError
+from ..storage import is_uri, open_object
 from .decode import _check_path, fit_size
 
 
 def load_image(path: str | os.PathLike, max_side: int | None = None) -> np.ndarray:
     """Upright (EXIF orientation applied) uint8 RGB of an image file, longer side at most ``max_side``."""
-    path = Path(path)
+    path = path if is_uri(path) else Path(path)
     _check_path(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
+            with (open_object(path) if is_uri(path) else open(path, "rb")) as f, Image.open(f) as img:
                 img = ImageOps.exif_transpose(img)
                 img.draft("RGB", (max_side, max_side) if max_side else img.size)  # fast JPEG downscale
                 img = img.convert("RGB")

@@ -123,7 +123,14 @@ def test_a_video_in_the_bucket_is_added_searched_streamed_and_removed(s3_index, 
     assert remote.put_if(".lock", held, None)
     r = run_cli("compact", IDX, env=env)
     assert r.returncode != 0 and f"delete {IDX}/.lock" in r.stderr and len(r.stderr.strip().splitlines()) == 1
-    remote.client.delete_object(Bucket=BUCKET, Key=remote.key(".lock"))
+    remote.delete(".lock")
+
+    # a new index under a prefix that holds other objects, and writes to an index that does not exist: refused
+    r = run_cli("build", VIDEOS / "opencv/tree.avi", "--index", CLIP.rsplit("/", 1)[0], env=env)
+    assert r.returncode == 1 and "holds other objects (counter.mp4)" in r.stderr, r.stderr[-2000:]
+    r = run_cli("remove", f"s3://{BUCKET}/nowhere", CLIP, env=env)
+    assert r.returncode == 1 and f"{BUCKET}/nowhere: not a vidseek index" in r.stderr, r.stderr[-2000:]
+    assert objects(CLIP.rsplit("/", 1)[0]) == ["counter.mp4"]  # the lock taken to look is gone again
 
     # an object damaged in the bucket: a fresh reader refuses it, naming the object
     codes = next(n for n in objects(IDX) if n.startswith("codes/"))
@@ -142,3 +149,14 @@ def test_byte_ranges():
         with pytest.raises(HTTPException):
             byte_range(bad, 100)
     assert np.all([byte_range(f"bytes={i}-{i}", 100) == (i, i) for i in range(100)])
+
+
+def test_an_unreachable_service_is_one_line(tmp_path):
+    from vidseek.eval.s3server import s3_env
+    from vidseek.net import free_port
+
+    env = {**s3_env(f"http://127.0.0.1:{free_port()}"), "VIDSEEK_CACHE": str(tmp_path)}
+    for args in (("info", IDX), ("search", IDX, VIDEOS / "../images/skimage/chelsea.png")):
+        r = run_cli(*args, env=env, timeout=120)
+        assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert r.stderr.startswith(f"error: {IDX}/LATEST: object storage refused"), r.stderr

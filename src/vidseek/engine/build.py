@@ -145,7 +145,7 @@ def _no_file_indexed(files_df) -> VidseekError:
 def build_index(inputs: list[str], index: str | os.PathLike, cfg: BuildConfig = BuildConfig()) -> BuildReport:
     """Build (or rebuild) the index at ``index`` (a folder or an ``s3://`` URI) from videos, images and folders."""
     if is_uri(str(index)):
-        with writable_index(index) as local:
+        with writable_index(index, new=True) as local:
             return build_index(inputs, local, cfg)
     index = Path(index).absolute()
     report = BuildReport()

@@ -16,7 +16,9 @@ A writer (build, add, remove, compact):
 4. uploads the files of the new generation, then the new manifest under a new unique name;
 5. replaces ``LATEST`` with a PUT conditional on the ETag it read in step 2 (the commit point: one object
    written whole; a reader sees the old pointer or the new one);
-6. deletes files no manifest of the current or previous generation names, then the lock.
+6. deletes files of its own folders that no manifest of the current or previous generation names, then the lock.
+
+A new index is refused under a prefix that holds anything else (as a folder with other files is on disk).
 
 A crash (or ``kill -9``) before step 5 leaves ``LATEST`` naming the old manifest, whose files were not touched:
 readers keep seeing the old generation whole, and the next writer deletes the orphans.  Readers never list: they
@@ -54,6 +56,7 @@ log = logging.getLogger(__name__)
 POINTER = "LATEST"
 LOCK = ".lock"
 FETCHED = ".fetched.json"  # rel path -> sha256 of the files of a local copy known to equal the remote's
+POINTER_SEEN = ".pointer"  # the manifest a read copy was last brought to
 
 
 def cache_root(env: dict | os._Environ | None = None) -> Path:
@@ -92,9 +95,13 @@ class RemoteIndex:
             except ImportError:
                 raise StoreError(self.uri, "an s3:// index needs boto3: pip install 'vidseek[s3]'") from None
 
+            from botocore.config import Config
+
             s = S3Settings.from_env()
             self._client = boto3.client("s3", region_name=s.region,
-                                        endpoint_url=f"{s.scheme}://{s.endpoint}" if s.endpoint else None)
+                                        endpoint_url=f"{s.scheme}://{s.endpoint}" if s.endpoint else None,
+                                        config=Config(retries={"max_attempts": 3, "mode": "standard"},
+                                                      connect_timeout=10, read_timeout=60))
         return self._client
 
     def _error(self, rel: str, exc: Exception) -> StoreError:
@@ -126,6 +133,14 @@ class RemoteIndex:
             if exc.response["Error"]["Code"] in ("PreconditionFailed", "ConditionalRequestConflict", "412", "409"):
                 return False
             raise self._error(rel, exc) from None
+        except Exception as exc:  # noqa: BLE001 - connection errors of every kind: one line naming the object
+            raise self._error(rel, exc) from None
+
+    def delete(self, rel: str) -> None:
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=self.key(rel))
+        except Exception as exc:  # noqa: BLE001
+            raise self._error(rel, exc) from None
 
     def upload(self, local: Path, rel: str) -> None:
         try:
@@ -152,8 +167,19 @@ class RemoteIndex:
         os.replace(tmp, local)
 
     # -- the pointer and the manifests --------------------------------------------------------------
-    def pointer(self) -> Pointer:
-        got = self.get(POINTER)
+    def read(self, rel: str) -> tuple[bytes, None] | None:
+        """An object's body through pyarrow.fs (readers need no ETag, and no boto3), None when absent."""
+        try:
+            with self.fs.open_input_stream(f"{self.root}/{rel}") as f:
+                return f.read(), None
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise self._error(rel, exc) from None
+
+    def pointer(self, etag: bool = False) -> Pointer:
+        """The pointer; with ``etag`` (a writer, which replaces it conditionally) read through boto3."""
+        got = self.get(POINTER) if etag else self.read(POINTER)
         if got is None:
             return Pointer(None, None)
         try:
@@ -162,7 +188,7 @@ class RemoteIndex:
             raise StoreError(f"{self.uri}/{POINTER}", "pointer is corrupt (not the JSON vidseek writes)") from None
 
     def manifest(self, ptr: Pointer) -> Manifest:
-        got = self.get(ptr.manifest)
+        got = self.read(ptr.manifest)
         if got is None:
             raise StoreError(f"{self.uri}/{ptr.manifest}", "the manifest LATEST names is missing")
         try:
@@ -177,8 +203,11 @@ class RemoteIndex:
         ptr = self.pointer()
         if ptr.manifest is None:
             raise StoreError(self.uri, "not a vidseek index (no LATEST pointer; an interrupted first build leaves none)")
+        if _read_text(into / POINTER_SEEN) == ptr.manifest and (into / MANIFEST).is_file():
+            return into  # the copy is of the current generation already: one GET in all
         with _waiting_lock(into):
             self._sync(into, ptr)
+            write_text(into / POINTER_SEEN, ptr.manifest)
         return into
 
     def _sync(self, local: Path, ptr: Pointer) -> Manifest:
@@ -200,18 +229,22 @@ class RemoteIndex:
         return man
 
     @contextlib.contextmanager
-    def writing(self) -> Iterator[Path]:
-        """Lock the remote index, yield a local working copy of its current generation (empty for a new index);
-        when the block ends without error, publish what it committed there (steps 4-6 above)."""
+    def writing(self, new: bool = False) -> Iterator[Path]:
+        """Lock the remote index, yield a local working copy of its current generation (empty for a new index, which
+        only ``new`` allows); when the block ends without error, publish what it committed there (steps 4-6 above)."""
         local = self.cache / "write"
         local.mkdir(parents=True, exist_ok=True)
         token = self._lock()
         try:
             with IndexLock(local):
-                ptr = self.pointer()
+                ptr = self.pointer(etag=True)
                 if ptr.manifest is not None:
                     self._sync(local, ptr)
+                elif not new:
+                    raise StoreError(self.uri, "not a vidseek index (no LATEST pointer; an interrupted first build "
+                                               "leaves none)")
                 else:  # a new index: an empty working copy (an interrupted first build's staging is kept)
+                    self._check_new()
                     _clear(local, keep={".staging", ".lock"})
             yield local
             if (local / MANIFEST).is_file():
@@ -255,14 +288,35 @@ class RemoteIndex:
             if m is not None:
                 keep.update(r for d in DATASETS for r in m.files.get(d, []))
                 keep.update(m.checksums)
-        base = f"{self.root}/"
-        infos = self.fs.get_file_info(pafs.FileSelector(self.root, recursive=True, allow_not_found=True))
-        doomed = [i.path for i in infos if i.type == pafs.FileType.File and i.path[len(base):] not in keep]
+        doomed = [f"{self.root}/{rel}" for rel in self._own_objects() if rel not in keep]
         for path in doomed:
             with contextlib.suppress(OSError):
                 self.fs.delete_file(path)
         if doomed:
             log.info("deleted %d object(s) no manifest needs from %s", len(doomed), self.uri)
+
+    def _own_objects(self) -> list[str]:
+        """Relative names of the objects under vidseek's own folders (never anything else under the prefix)."""
+        out = []
+        for folder in (*DATASETS, "model", "manifests"):
+            sel = pafs.FileSelector(f"{self.root}/{folder}", recursive=True, allow_not_found=True)
+            try:
+                infos = self.fs.get_file_info(sel)
+            except OSError as exc:
+                raise self._error(folder, exc) from None
+            out += [i.path[len(self.root) + 1:] for i in infos if i.type == pafs.FileType.File]
+        return out
+
+    def _check_new(self) -> None:
+        """A new index goes only where nothing is, or where a first build was interrupted (vidseek's folders)."""
+        try:
+            infos = self.fs.get_file_info(pafs.FileSelector(self.root, recursive=False, allow_not_found=True))
+        except OSError as exc:
+            raise self._error("", exc) from None
+        other = [i.base_name for i in infos if i.base_name not in (*DATASETS, "model", "manifests", LOCK)]
+        if other:
+            raise StoreError(self.uri, f"holds other objects ({', '.join(sorted(other)[:3])}) and is not a vidseek "
+                                       f"index; choose a new or empty prefix for the index")
 
     # -- the writer's lock --------------------------------------------------------------------------
     def _lock(self) -> str:
@@ -288,7 +342,7 @@ class RemoteIndex:
     def _unlock(self, token: str) -> None:
         held = self.get(LOCK)
         if held is not None and json.loads(held[0]).get("token") == token:
-            self.client.delete_object(Bucket=self.bucket, Key=self.key(LOCK))
+            self.delete(LOCK)
 
 
 def _alive(pid: int) -> bool:
@@ -307,6 +361,13 @@ def _clear(local: Path, keep: set[str]) -> None:
     for p in local.iterdir():
         if p.name not in keep:
             shutil.rmtree(p) if p.is_dir() else p.unlink()
+
+
+def _read_text(path: Path) -> str | None:
+    try:
+        return path.read_text()
+    except OSError:
+        return None
 
 
 def _read_fetched(local: Path) -> dict[str, str]:
@@ -343,11 +404,11 @@ def readable_index(index: str | os.PathLike) -> Path:
 
 
 @contextlib.contextmanager
-def writable_index(index: str | os.PathLike) -> Iterator[Path]:
+def writable_index(index: str | os.PathLike, new: bool = False) -> Iterator[Path]:
     """A local folder to run a writing operation on: the folder itself, or for a URI a locked working copy that is
-    published when the block ends without error."""
+    published when the block ends without error (``new``: the index may not exist yet, as for a build)."""
     if not is_uri(str(index)):
         yield Path(index).absolute()
         return
-    with RemoteIndex(str(index)).writing() as local:
+    with RemoteIndex(str(index)).writing(new) as local:
         yield local

@@ -38,7 +38,8 @@ class FlatEngine:
     def __len__(self) -> int:
         return len(self.rows)
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, queries: np.ndarray, k: int, nprobe: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Exhaustive ADC (``nprobe``: for the inverted file's interface; every code is scanned here)."""
         dist, ids = self.adc.search(queries, k)
         return dist, np.where(ids >= 0, self.rows[np.maximum(ids, 0)], -1)
 
@@ -64,7 +65,7 @@ class IVFEngine:
         index.is_trained = True
         self.index = index
         self.nprobe = nprobe
-        self._probe = -1
+        self._params: dict[int, object] = {}  # nprobe -> faiss.SearchParametersIVF: per call, nothing shared mutated
         self._n = 0
         for rows, lists, codes in parts:
             if lists is None:
@@ -102,19 +103,22 @@ class IVFEngine:
     def search(self, queries: np.ndarray, k: int, nprobe: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         probe = max(1, min(nprobe or self.nprobe, self.coarse.nlist))
-        if probe != self._probe:  # a SWIG attribute write costs more than the check
-            self.index.nprobe = self._probe = probe
+        params = self._params.get(probe)
+        if params is None:
+            import faiss
+
+            params = self._params[probe] = faiss.SearchParametersIVF(nprobe=probe)
         if self._n == 0 or len(queries) == 0 or k > self._n:
-            return self._padded(queries, k)
-        d, i = self.index.search(queries, k)  # fewer than k codes in the lists probed: -1 rows, inf distances
+            return self._padded(queries, k, params)
+        d, i = self.index.search(queries, k, params=params)  # fewer than k codes probed: -1 rows, inf distances
         d[i < 0] = np.inf
         return d, i
 
-    def _padded(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def _padded(self, queries: np.ndarray, k: int, params) -> tuple[np.ndarray, np.ndarray]:
         dist = np.full((len(queries), k), np.inf, np.float32)
         rows = np.full((len(queries), k), -1, np.int64)
         if self._n and len(queries):
-            d, i = self.index.search(queries, self._n)
+            d, i = self.index.search(queries, self._n, params=params)
             dist[:, : self._n], rows[:, : self._n] = np.where(i >= 0, d, np.inf), i
         return dist, rows
 

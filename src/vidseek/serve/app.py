@@ -263,6 +263,10 @@ def create_app(config: ServeConfig) -> FastAPI:
 
 def serve(config: ServeConfig, host: str = "127.0.0.1", port: int = 8000) -> None:
     import uvicorn
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")  # searches run side by side in worker threads: BLAS threads
+    # would only contend with them and with faiss's (each search sets one thread anyway; set once, nothing races)
 
     app = create_app(config)
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -237,9 +237,10 @@ def recall10(found: np.ndarray, truth: np.ndarray) -> float:
 def run_engine(name: str, where: str, nprobe: int, qfile: str, gtfile: str | None) -> dict:
     q = np.load(qfile)  # (nq, 2, d)
     batch = np.ascontiguousarray(np.concatenate([q[:, 0]] * max(1, 1000 // len(q)))[:1000])
-    import faiss
+    from vidseek.search import Index  # imports torch, then faiss: the order of every vidseek process
 
-    from vidseek.search import Index
+    import faiss  # noqa: E402 - after torch: faiss first loads a second OpenMP runtime beside torch's, and their
+    # threads contend (vidseek's ranking at 10M on 2 cores: 11 ms instead of 2.4 ms for a first pass)
 
     base = rss_mb()  # after the imports: what opening the index adds
     t0 = time.perf_counter()

@@ -160,3 +160,16 @@ def test_an_unreachable_service_is_one_line(tmp_path):
         r = run_cli(*args, env=env, timeout=120)
         assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1, r.stderr
         assert r.stderr.startswith(f"error: {IDX}/LATEST: object storage refused"), r.stderr
+
+
+def test_keyframes_and_discovery_read_the_bucket(s3, tmp_path):
+    from vidseek.inputs import discover
+
+    found = discover([f"s3://{BUCKET}/incoming/", f"s3://{BUCKET}/nothing-here"])
+    assert found.files == [CLIP] and found.problems == [(f"s3://{BUCKET}/nothing-here", "no such object or prefix")]
+    r = run_cli("keyframes", CLIP, "--out", tmp_path / "kf")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (tmp_path / "kf" / "keyframes.csv").is_file() and list((tmp_path / "kf").glob("frame*.jpg"))
+    r = run_cli("keyframes", f"s3://{BUCKET}/incoming/gone.mp4", "--out", tmp_path / "none")
+    assert r.returncode != 0 and f"s3://{BUCKET}/incoming/gone.mp4: no such object or prefix" in r.stderr, r.stderr
+    assert not (tmp_path / "none").exists()

@@ -172,7 +172,8 @@ def _search_rounds(session, params: dict, prepared: pa.Table, driver, shards: in
                    quiet: bool) -> dict[str, list]:
     """Shard jobs until every query is answered: a picture whose candidates hold fewer than ``k`` videos is
     searched again with four times as many, as :meth:`vidseek.search.Index.search_image_vectors` does."""
-    from ..search.index import PreparedQuery, clip_depth
+    from ..search.clips import clip_depth
+    from ..search.index import PreparedQuery
 
     ok = prepared.filter(pc.is_null(prepared.column("error")))
     todo = {q: (kind, times, np.frombuffer(v, np.float32).reshape(shape)) for q, kind, times, shape, v in

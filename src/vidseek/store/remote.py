@@ -35,7 +35,6 @@ import json
 import logging
 import os
 import shutil
-import socket
 import time
 import uuid
 from dataclasses import dataclass
@@ -50,11 +49,11 @@ from ..hashing import file_sha256
 from ..storage import S3Settings, first_line, is_uri, split
 from .layout import DATASETS, MANIFEST, IndexLock, Manifest, read_manifest
 from .commit import collect_garbage
+from .remote_lock import LOCK, acquire_lock, release_lock
 
 log = logging.getLogger(__name__)
 
 POINTER = "LATEST"
-LOCK = ".lock"
 FETCHED = ".fetched.json"  # rel path -> sha256 of the files of a local copy known to equal the remote's
 POINTER_SEEN = ".pointer"  # the manifest a read copy was last brought to
 
@@ -234,7 +233,7 @@ class RemoteIndex:
         only ``new`` allows); when the block ends without error, publish what it committed there (steps 4-6 above)."""
         local = self.cache / "write"
         local.mkdir(parents=True, exist_ok=True)
-        token = self._lock()
+        token = acquire_lock(self)
         try:
             with IndexLock(local):
                 ptr = self.pointer(etag=True)
@@ -250,7 +249,7 @@ class RemoteIndex:
             if (local / MANIFEST).is_file():
                 self._publish(local, ptr)
         finally:
-            self._unlock(token)
+            release_lock(self, token)
 
     def _publish(self, local: Path, ptr: Pointer) -> None:
         man = read_manifest(local)
@@ -317,44 +316,6 @@ class RemoteIndex:
         if other:
             raise StoreError(self.uri, f"holds other objects ({', '.join(sorted(other)[:3])}) and is not a vidseek "
                                        f"index; choose a new or empty prefix for the index")
-
-    # -- the writer's lock --------------------------------------------------------------------------
-    def _lock(self) -> str:
-        token = uuid.uuid4().hex
-        body = json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "since": time.time(), "token": token})
-        if self.put_if(LOCK, body.encode(), None):
-            return token
-        held = self.get(LOCK)
-        if held is None and self.put_if(LOCK, body.encode(), None):  # released in between
-            return token
-        try:
-            who = json.loads(held[0]) if held else {}
-        except ValueError:
-            who = {}
-        if who.get("host") == socket.gethostname() and not _alive(int(who.get("pid", 0))):
-            if self.put_if(LOCK, body.encode(), held[1]):  # its writer died: taken over, atomically
-                log.warning("took over the lock of %s left by process %s, which no longer runs", self.uri, who["pid"])
-                return token
-        raise StoreError(self.uri, f"another vidseek process (pid {who.get('pid', '?')} on {who.get('host', '?')}, "
-                                   f"since {time.ctime(who.get('since', 0))}) is writing this index; wait for it to "
-                                   f"finish, or delete {self.uri}/{LOCK} if that process is gone")
-
-    def _unlock(self, token: str) -> None:
-        held = self.get(LOCK)
-        if held is not None and json.loads(held[0]).get("token") == token:
-            self.delete(LOCK)
-
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _clear(local: Path, keep: set[str]) -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Callable
 
 from ..inputs import discover
 from ..parallel import default_jobs, map_files
+from ..storage import is_uri, object_info
 from .keyframes import KeyframeConfig
 
 
@@ -35,13 +36,20 @@ class BatchReport:
         return sum(r.frames for r in self.done)
 
 
-def _safe_name(path: Path, taken: set[str]) -> str:
-    base = re.sub(r"[^A-Za-z0-9._-]+", "_", path.name) or "video"
+def _safe_name(path: Path | str, taken: set[str]) -> str:
+    base = re.sub(r"[^A-Za-z0-9._-]+", "_", PurePosixPath(str(path)).name) or "video"
     name, n = base, 2
     while name in taken:
         name, n = f"{base}-{n}", n + 1
     taken.add(name)
     return name
+
+
+def _is_folder(arg: str | os.PathLike) -> bool:
+    """A folder, or an s3:// prefix (not an object)."""
+    if is_uri(str(arg)):
+        return object_info(str(arg).rstrip("/")).type.name != "File"
+    return Path(arg).is_dir()
 
 
 def _job(job: tuple) -> VideoResult:
@@ -60,7 +68,7 @@ def summarise_videos(inputs: list[str | os.PathLike], out: str | os.PathLike, co
     folder) to one sub-folder each.  ``on_result(video, result, error)`` is called as each video finishes."""
     found = discover(inputs)
     report = BatchReport(problems=list(found.problems))
-    single = len(inputs) == 1 and len(found.files) == 1 and not Path(inputs[0]).is_dir()
+    single = len(inputs) == 1 and len(found.files) == 1 and not _is_folder(inputs[0])
     out_root = Path(out)
     taken: set[str] = set()
     jobs = jobs or default_jobs()

@@ -247,7 +247,7 @@ class Index:
         probe = max(1, self.engine.nprobe // CLIP_NPROBE_SHARE) if f > 1 and self.engine.kind == "ivf" else None
         dist, ids = self.engine.search(qvecs.reshape(-1, d), r, probe)
         dist, ids = dist.reshape(f, v, -1), ids.reshape(f, v, -1)
-        if rerank and f > 1:  # a clip: each candidate's vector read and its level found once for all its frames
+        if rerank:  # exact scores: each candidate's vector read and its level found once for all the query's frames
             union = np.unique(ids[ids >= 0])
             vecs, union_levels = self.table.vectors(union).astype(np.float32), self._row_levels(union)
             out = []
@@ -256,24 +256,18 @@ class Index:
                 at = np.searchsorted(union, rows)
                 out.append((rows, normalise(vecs[at] @ q.T, lev, union_levels[at]), dd, ii))
             return out
-        return [self.score_rows(q, lev, dd, ii, rerank) + (dd, ii) for q, lev, dd, ii in zip(qvecs, levels, dist, ids)]
+        return [self.adc_scored(q, lev, dd, ii) + (dd, ii) for q, lev, dd, ii in zip(qvecs, levels, dist, ids)]
 
-    def score_rows(self, q: np.ndarray, level: np.ndarray, dist: np.ndarray, ids: np.ndarray,
-                   rerank: bool) -> tuple[np.ndarray, np.ndarray]:
-        """(rows, scores) of the rows in ``ids`` for the query frame's variants ``q`` (levels ``level``)."""
-        rows, raw = self._raw(dist, ids, q, rerank)
-        return rows, normalise(raw, level, self._row_levels(rows))
-
-    def _raw(self, dist: np.ndarray, ids: np.ndarray, q: np.ndarray, rerank: bool) -> tuple[np.ndarray, np.ndarray]:
-        """(rows, (rows, variants) similarities) of one query frame's ADC results: exact (stored vectors) or
-        from the ADC distances (unit vectors: 1 - d^2 / 2; -inf for a variant that did not return the row)."""
+    def adc_scored(self, q: np.ndarray, level: np.ndarray, dist: np.ndarray, ids: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, scores) of one query frame's ADC results, scored from the ADC distances (unit vectors:
+        1 - d^2 / 2; -inf for a variant that did not return the row), for its variants' levels ``level``."""
         rows, inverse = np.unique(ids, return_inverse=True)
         valid = rows >= 0
-        if rerank:
-            return rows[valid], self.table.vectors(rows[valid]).astype(np.float32) @ q.T
         raw = np.full((len(rows), len(q)), -np.inf, np.float32)
         raw[inverse.reshape(ids.shape), np.arange(len(q))[:, None]] = 1.0 - dist / 2.0
-        return rows[valid], raw[valid]
+        rows = rows[valid]
+        return rows, normalise(raw[valid], level, self._row_levels(rows))
 
     def _hit(self, row: int, score: float, time: float | None = None) -> Hit:
         vid = int(self.table.video_of(row))

@@ -55,6 +55,7 @@ log = logging.getLogger(__name__)
 
 POINTER = "LATEST"
 FETCHED = ".fetched.json"  # rel path -> sha256 of the files of a local copy known to equal the remote's
+OWN_FOLDERS = (*DATASETS, "model", "manifests")  # the only folders of the prefix vidseek writes or deletes in
 POINTER_SEEN = ".pointer"  # the manifest a read copy was last brought to
 
 
@@ -102,6 +103,9 @@ class RemoteIndex:
                                         config=Config(retries={"max_attempts": 3, "mode": "standard"},
                                                       connect_timeout=10, read_timeout=60))
         return self._client
+
+    def _not_an_index(self) -> StoreError:
+        return StoreError(self.uri, "not a vidseek index (no LATEST pointer; an interrupted first build leaves none)")
 
     def _error(self, rel: str, exc: Exception) -> StoreError:
         return StoreError(f"{self.uri}/{rel}", f"object storage refused ({first_line(exc)})")
@@ -166,11 +170,11 @@ class RemoteIndex:
         os.replace(tmp, local)
 
     # -- the pointer and the manifests --------------------------------------------------------------
-    def read(self, rel: str) -> tuple[bytes, None] | None:
+    def read(self, rel: str) -> bytes | None:
         """An object's body through pyarrow.fs (readers need no ETag, and no boto3), None when absent."""
         try:
             with self.fs.open_input_stream(f"{self.root}/{rel}") as f:
-                return f.read(), None
+                return f.read()
         except FileNotFoundError:
             return None
         except OSError as exc:
@@ -178,7 +182,7 @@ class RemoteIndex:
 
     def pointer(self, etag: bool = False) -> Pointer:
         """The pointer; with ``etag`` (a writer, which replaces it conditionally) read through boto3."""
-        got = self.get(POINTER) if etag else self.read(POINTER)
+        got = self.get(POINTER) if etag else (None if (body := self.read(POINTER)) is None else (body, None))
         if got is None:
             return Pointer(None, None)
         try:
@@ -187,11 +191,11 @@ class RemoteIndex:
             raise StoreError(f"{self.uri}/{POINTER}", "pointer is corrupt (not the JSON vidseek writes)") from None
 
     def manifest(self, ptr: Pointer) -> Manifest:
-        got = self.read(ptr.manifest)
-        if got is None:
+        body = self.read(ptr.manifest)
+        if body is None:
             raise StoreError(f"{self.uri}/{ptr.manifest}", "the manifest LATEST names is missing")
         try:
-            return Manifest(**json.loads(got[0]))
+            return Manifest(**json.loads(body))
         except (ValueError, TypeError) as exc:
             raise StoreError(f"{self.uri}/{ptr.manifest}", f"manifest is corrupt ({exc})") from None
 
@@ -201,7 +205,7 @@ class RemoteIndex:
         into = into or self.cache / "read"
         ptr = self.pointer()
         if ptr.manifest is None:
-            raise StoreError(self.uri, "not a vidseek index (no LATEST pointer; an interrupted first build leaves none)")
+            raise self._not_an_index()
         if _read_text(into / POINTER_SEEN) == ptr.manifest and (into / MANIFEST).is_file():
             return into  # the copy is of the current generation already: one GET in all
         with _waiting_lock(into):
@@ -212,9 +216,7 @@ class RemoteIndex:
     def _sync(self, local: Path, ptr: Pointer) -> Manifest:
         man = self.manifest(ptr)
         fetched = _read_fetched(local)
-        wanted = [r for d in DATASETS for r in man.files.get(d, [])]
-        wanted += [r for r in man.checksums if r.startswith(man.model_dir + "/")]
-        todo = [r for r in wanted if fetched.get(r) != man.checksums.get(r) or not (local / r).is_file()]
+        todo = [r for r in manifest_files(man) if fetched.get(r) != man.checksums.get(r) or not (local / r).is_file()]
         if todo:
             log.info("fetching %d file(s) of generation %d from %s", len(todo), man.generation, self.uri)
         for rel in todo:
@@ -240,8 +242,7 @@ class RemoteIndex:
                 if ptr.manifest is not None:
                     self._sync(local, ptr)
                 elif not new:
-                    raise StoreError(self.uri, "not a vidseek index (no LATEST pointer; an interrupted first build "
-                                               "leaves none)")
+                    raise self._not_an_index()
                 else:  # a new index: an empty working copy (an interrupted first build's staging is kept)
                     self._check_new()
                     _clear(local, keep={".staging", ".lock"})
@@ -257,8 +258,7 @@ class RemoteIndex:
         if old is not None and old.to_json() == man.to_json():
             return  # nothing committed (e.g. add of files indexed already)
         fetched = _read_fetched(local)
-        files = [r for d in DATASETS for r in man.files[d]] + [r for r in man.checksums if r.startswith(man.model_dir + "/")]
-        new = [r for r in files if fetched.get(r) != man.checksums.get(r)]
+        new = [r for r in manifest_files(man) if fetched.get(r) != man.checksums.get(r)]
         log.info("uploading %d file(s) of generation %d to %s", len(new), man.generation, self.uri)
         for rel in new:
             self.upload(local / rel, rel)
@@ -285,8 +285,7 @@ class RemoteIndex:
         keep = {POINTER, LOCK, name, old_name}
         for m in (man, old):
             if m is not None:
-                keep.update(r for d in DATASETS for r in m.files.get(d, []))
-                keep.update(m.checksums)
+                keep.update(manifest_files(m))
         doomed = [f"{self.root}/{rel}" for rel in self._own_objects() if rel not in keep]
         for path in doomed:
             with contextlib.suppress(OSError):
@@ -297,7 +296,7 @@ class RemoteIndex:
     def _own_objects(self) -> list[str]:
         """Relative names of the objects under vidseek's own folders (never anything else under the prefix)."""
         out = []
-        for folder in (*DATASETS, "model", "manifests"):
+        for folder in OWN_FOLDERS:
             sel = pafs.FileSelector(f"{self.root}/{folder}", recursive=True, allow_not_found=True)
             try:
                 infos = self.fs.get_file_info(sel)
@@ -312,10 +311,16 @@ class RemoteIndex:
             infos = self.fs.get_file_info(pafs.FileSelector(self.root, recursive=False, allow_not_found=True))
         except OSError as exc:
             raise self._error("", exc) from None
-        other = [i.base_name for i in infos if i.base_name not in (*DATASETS, "model", "manifests", LOCK)]
+        other = [i.base_name for i in infos if i.base_name not in (*OWN_FOLDERS, LOCK)]
         if other:
             raise StoreError(self.uri, f"holds other objects ({', '.join(sorted(other)[:3])}) and is not a vidseek "
                                        f"index; choose a new or empty prefix for the index")
+
+
+def manifest_files(man: Manifest) -> list[str]:
+    """Every file a manifest names: its datasets' parts and its model folder's files."""
+    return [r for d in DATASETS for r in man.files.get(d, [])] + [r for r in man.checksums
+                                                                   if r.startswith(man.model_dir + "/")]
 
 
 def _clear(local: Path, keep: set[str]) -> None:

@@ -40,7 +40,7 @@ from vidseek.search.scoring import DEFAULT_MIN_SCORE, ScoreConfig
 
 
 def build(split: SharedSplit, idx: Path, plain_whitening: bool = False, drift: float | None = None,
-          keep_every: float | None = None) -> None:
+          keep_every: float | None = None, backbone: str | None = None) -> None:
     from dataclasses import replace
 
     from vidseek.engine.build import BuildConfig, build_index
@@ -52,6 +52,8 @@ def build(split: SharedSplit, idx: Path, plain_whitening: bool = False, drift: f
         cfg = replace(cfg, keyframes=replace(cfg.keyframes, drift_threshold=drift))
     if keep_every is not None:
         cfg = replace(cfg, keyframes=replace(cfg.keyframes, keep_every=keep_every))
+    if backbone is not None:
+        cfg = replace(cfg, features=replace(cfg.features, backbone=backbone))
     report = build_index([str(p) for p in split.indexed], idx, cfg)
     assert report.ok == len(split.indexed) and not report.failed, report
 
@@ -143,13 +145,14 @@ def main() -> None:
     ap.add_argument("--plain-whitening", action="store_true", help="build with plain PCA-whitening (ablation)")
     ap.add_argument("--drift", type=float, help="key-frame drift threshold (default: the build's)")
     ap.add_argument("--keep-every", type=float, help="seconds a still shot keeps a key frame (default: the build's)")
+    ap.add_argument("--backbone", help="the index's CNN (default: the build's)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     split, work = SharedSplit(args.data), Path(args.work)
     idx, qdir = work / "index", work / f"queries-{args.seed}-{args.images}-{args.clips}"
     if not (idx / "MANIFEST.json").exists() and not any(idx.glob("*")):
         t0 = time.perf_counter()
-        build(split, idx, args.plain_whitening, args.drift, args.keep_every)
+        build(split, idx, args.plain_whitening, args.drift, args.keep_every, args.backbone)
         print(f"built the index in {time.perf_counter() - t0:.0f} s")
     if (qdir / "queries.json").exists():
         queries = load_query_set(qdir)

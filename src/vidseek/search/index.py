@@ -37,7 +37,7 @@ from .engines import FlatEngine, IVFEngine
 from .hits import Hit, hits_json  # noqa: F401 - hits_json is part of this module's interface
 from .query import Query, read_query
 from .scoring import DEFAULT_MIN_SCORE, Background, ScoreConfig, normalise
-from .clips import CLIP_NPROBE_SHARE, clip_best, clip_depth
+from .clips import CLIP_NPROBE_SHARE, clip_depth, clip_top
 from .table import load_keyframes
 
 DEFAULT_REFINE = 256
@@ -319,8 +319,7 @@ class Index:
             for row, vid, kt, score in zip(rows.tolist(), self.table.video[rows].tolist(),
                                            self.table.time[rows].tolist(), scores.tolist()):
                 per_video.setdefault(vid, []).append((i, kt - t, float(score), row))
-        best = sorted(((vid, *clip_best(m, len(times))) for vid, m in per_video.items()), key=lambda b: -b[1])
-        return [self._clip_hit(vid, total, chosen) for vid, total, chosen in best[:k]]  # hits for the top k only
+        return [self._clip_hit(vid, total, chosen) for vid, total, chosen in clip_top(per_video, len(times), k)]
 
     def _clip_hit(self, vid: int, total: float, chosen: dict) -> Hit:
         """The hit of a video's clip match: where the clip starts (median offset of the chosen matches)."""

@@ -8,7 +8,7 @@ clips 1.0), µAP 0.88, negatives answered "no match" 0.56 (9 of 16), positives k
 little under (bench/README.md has the full bench, where 100% of 72 negatives get no answer).  Of the 7 negatives
 answered here, 4 are stills and a clip of a screen recording of a PDF page, matched to views of
 skimage/page.png (a scanned page of text) at 0.67-0.91: a look-alike a global descriptor cannot tell from a copy;
-the other 3 score 0.55-0.61 (bench/README.md, "Copy detection on hard edits").
+the other 3 score 0.55-0.63 (bench/README.md, "Copy detection on hard edits").
 """
 
 from __future__ import annotations

@@ -310,7 +310,7 @@ class Index:
 
     def search_clip_vectors(self, qvecs: np.ndarray, times: list[float], k: int = 10,
                             refine: int = DEFAULT_REFINE, found: list | None = None) -> list[Hit]:
-        """Temporal aggregation: per video, the clip offset most query frames agree on."""
+        """Temporal aggregation: per video, the clip offset its best query frames agree on (:mod:`.clips`)."""
         per_video: dict[int, list[tuple[int, float, float, int]]] = {}  # video -> (query i, offset, score, row)
         r = clip_depth(refine, k)
         found = found if found is not None else self.candidates_batch(qvecs, r, rerank=refine > 0)

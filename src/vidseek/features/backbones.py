@@ -63,12 +63,16 @@ def _load_state(path: Path) -> dict:
     return state
 
 
+def _explicit_file(explicit: str) -> Path:
+    p = Path(explicit)
+    if not p.is_file():
+        raise ModelError(p, "weights file not found")
+    return p
+
+
 def _vgg16_weights(explicit: str | None) -> Path:
     if explicit:
-        p = Path(explicit)
-        if not p.is_file():
-            raise ModelError(p, "weights file not found")
-        return p
+        return _explicit_file(explicit)
     cached = Path(torch.hub.get_dir()) / "checkpoints" / VGG16_FILE
     if cached.is_file():
         return cached
@@ -95,10 +99,7 @@ def _lite_weights(variant: int) -> Callable[[str | None], Path]:
 
     def locate(explicit: str | None) -> Path:
         if explicit:
-            p = Path(explicit)
-            if not p.is_file():
-                raise ModelError(p, "weights file not found")
-            return p
+            return _explicit_file(explicit)
         try:
             module = importlib.import_module(package.replace("-", "_"))
         except ImportError:

@@ -82,3 +82,18 @@ def test_a_clip_has_one_region_for_all_its_frames(frames):
     odd = [boxed[0]] + [np.ascontiguousarray(f) for f in plain[1:3]]
     odd[1:] = [np.pad(f, ((0, 0), (w // 4, w // 2 - w // 4), (0, 0)), mode="edge") for f in odd[1:]]
     assert clip_region(odd) is None
+
+
+def test_an_inset_with_dark_sides_is_searched_whole(frames):
+    """Flat dark parts of the inset's own picture (night, a stage, bars of the source) are not its border: the
+    inset found by its edges is the region, not what trimming flat rows and columns leaves of it."""
+    rng = np.random.default_rng(5)
+    for img in frames:
+        dark = img.copy()
+        w = img.shape[1]
+        dark[:, : w // 6] = 8  # the picture's left and right sixths: near-black
+        dark[:, 5 * w // 6 :] = 8
+        p = dict(FAMILIES["pip-flat"].params(rng, img.shape[:2]), colour=(200, 200, 60))
+        sh, sw = int(img.shape[0] * p["scale"]), int(w * p["scale"])
+        (box,) = content_regions(FAMILIES["pip-flat"].apply(dark, p))
+        assert 0.8 * sh * sw <= (box[1] - box[0]) * (box[3] - box[2]) <= 1.25 * sh * sw

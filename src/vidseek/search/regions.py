@@ -64,13 +64,22 @@ def trim_borders(image: np.ndarray) -> tuple[int, int, int, int] | None:
 
 def content_regions(image: np.ndarray) -> list[tuple[int, int, int, int]]:
     """Boxes (top, bottom, left, right) worth searching besides the whole query: at most one, the smallest
-    plausible content region found by :func:`trim_borders` or :func:`find_inset`."""
+    plausible content region found by :func:`trim_borders` or :func:`find_inset`, except that an inset holding
+    the trimmed box wins: the trim went on into flat (dark, empty) parts of the inset's own picture, which the
+    indexed key frames hold too."""
     h, w = image.shape[:2]
-    found = [b for b in (trim_borders(image), find_inset(image)) if b is not None]
-    found = [b for b in found if (b[1] - b[0]) * (b[3] - b[2]) <= MAX_AREA * h * w]
+    trimmed, inset = trim_borders(image), find_inset(image)
+    found = [b for b in (trimmed, inset) if b is not None and (b[1] - b[0]) * (b[3] - b[2]) <= MAX_AREA * h * w]
     if not found:
         return []
+    if trimmed in found and inset in found and _inside(trimmed, inset, slack=round(0.02 * max(h, w))):
+        return [inset]
     return [min(found, key=lambda b: (b[1] - b[0]) * (b[3] - b[2]))]
+
+
+def _inside(a: tuple[int, int, int, int], b: tuple[int, int, int, int], slack: int) -> bool:
+    """Box ``a`` lies within box ``b`` (to ``slack`` pixels)."""
+    return a[0] >= b[0] - slack and a[1] <= b[1] + slack and a[2] >= b[2] - slack and a[3] <= b[3] + slack
 
 
 def clip_region(frames: list[np.ndarray], samples: int = 3) -> tuple[int, int, int, int] | None:

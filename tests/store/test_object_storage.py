@@ -138,6 +138,19 @@ def test_a_video_in_the_bucket_is_added_searched_streamed_and_removed(s3_index, 
     r = run_cli("search", IDX, query, env={"VIDSEEK_CACHE": str(tmp_path / "third-cache")})
     assert r.returncode == 1 and f"{IDX}/{codes}: checksum mismatch" in r.stderr
 
+    # a damaged or empty pointer, and one naming a manifest that is not there: readers and writers refuse in one
+    # line naming the object, and a writer leaves the pointer as it was and no lock behind
+    good = pointer()
+    gone = json.dumps({"manifest": "manifests/gen-99-missing.json"}).encode()
+    for body, cause in ((b"{not json", "pointer is corrupt"), (b"", "pointer is corrupt"),
+                        (gone, "the manifest LATEST names is missing")):
+        remote.upload_bytes("LATEST", body)
+        for args in (("info", IDX), ("compact", IDX)):
+            r = run_cli(*args, env={**env, "VIDSEEK_CACHE": str(tmp_path / "fourth-cache")})
+            assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1 and cause in r.stderr, r.stderr
+        assert pointer() == body and ".lock" not in objects(IDX)
+    remote.upload_bytes("LATEST", good)
+
 
 def test_byte_ranges():
     from fastapi import HTTPException

@@ -12,8 +12,9 @@ residuals of the same training sample).
 The collection is scale.py's: the real key frames of IDX (default: the accuracy bench's index) plus synthetic
 mixtures up to N; queries are key frames with noise (scale.py's).  What counts for vidseek is what the ranking
 re-scores exactly: the share of each query's 10 exact nearest neighbours (float vectors, inner product) among the
-ADC top-R candidates, R = 10 (ADC alone) and 256 (the re-ranking depth), and of the exact nearest one at rank 1 and among the top 256; and one query's latency (2 vectors, the
-query and its mirror, top 256, one process, the machine's threads).
+ADC top-R candidates, R = 10 (ADC alone) and 256 (the re-ranking depth), and of the exact nearest one at rank 1
+and among the top 256; and one query's latency (2 vectors, the query and its mirror, top 256, one process, the
+machine's threads).
 """
 
 from __future__ import annotations

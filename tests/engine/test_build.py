@@ -14,7 +14,8 @@ from vidseek.errors import StoreError
 from vidseek.store.thumbs import thumbs_file_for
 from vidseek.store.codes import vectors_file_for
 from vidseek.store.layout import read_manifest
-from vidseek.store.model_files import load_model, load_pq
+from vidseek.features.reference import REFERENCE_COUNT
+from vidseek.store.model_files import load_model, load_pq, load_reference
 
 
 def read_all(idx, man, dataset):
@@ -29,9 +30,13 @@ def test_layout_and_report(local_index):
     assert [(p.split("/")[-1], c) for p, c in report.failed] == [("broken.mp4", "not a readable video (Invalid data found when processing input)")]
     man = read_manifest(idx)
     assert man.generation == 1
-    for name in ("features.json", "whitening.npz", "whitening.json", "pq.npz", "pq.json"):
+    for name in ("features.json", "whitening.npz", "whitening.json", "pq.npz", "pq.json", "reference.npz",
+                 "reference.json"):
         assert (idx / man.model_dir / name).is_file()
         assert f"{man.model_dir}/{name}" in man.checksums
+    reference = load_reference(idx / man.model_dir / "reference.npz", man.params["dim"])  # the calibration's pictures
+    assert reference.shape == (REFERENCE_COUNT, man.params["dim"])
+    np.testing.assert_allclose(np.linalg.norm(reference, axis=1), 1.0, atol=2e-3)
     codes = read_all(idx, man, "codes")
     kfs = read_all(idx, man, "keyframes")
     videos = read_all(idx, man, "videos")

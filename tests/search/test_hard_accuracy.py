@@ -3,12 +3,12 @@
 Index: the shared-video index (every file of shared/data/videos) plus camera-like views of the shared still
 images as distractors, so it holds far more key frames than the re-ranking depth.  Positives: edited stills
 and clips (1-3 edit families each) of the indexed real-footage videos; negatives: the same made from
-extra-videos/ files, which are not indexed.  Measured here (48 positives, 16 negatives): recall@1 0.96 (stills 0.94,
-clips 1.0), µAP 0.88, negatives answered "no match" 0.56 (9 of 16), positives kept 0.92; the assertions sit a
-little under (bench/README.md has the full bench, where 100% of 72 negatives get no answer).  Of the 7 negatives
-answered here, 4 are stills and a clip of a screen recording of a PDF page, matched to views of
-skimage/page.png (a scanned page of text) at 0.67-0.91: a look-alike a global descriptor cannot tell from a copy;
-the other 3 score 0.55-0.63 (bench/README.md, "Copy detection on hard edits").
+extra-videos/ files, which are not indexed.  Measured here (48 positives, 16 negatives): recall@1 0.94 (stills
+0.92, clips 1.0), µAP 0.94, negatives answered "no match" 0.69 (11 of 16), positives kept 0.92; the assertions
+sit a little under.  Before the reference pictures of documents joined the calibration
+(vidseek.features.reference) 9 of 16 negatives got no answer and µAP was 0.88: four of the seven answered were
+stills and a clip of a screen recording of a PDF page, matched to views of skimage/page.png (a scanned page of
+text) at 0.67-0.91.  bench/README.md ("Copy detection on hard edits") has the full bench.
 """
 
 from __future__ import annotations

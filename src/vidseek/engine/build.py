@@ -46,7 +46,7 @@ from .encode import encode_whitened
 from .config import BuildConfig, BuildReport, fingerprint, task_params
 from .extract import extracted, run_extraction
 from ..quantize.ivf import IVF_AUTO_MIN
-from .fit import fit_parts, fit_whitening, train_ivf, train_pq
+from .fit import embed_reference, fit_parts, fit_whitening, train_ivf, train_pq
 from .session import job_progress, spark_session
 
 log = logging.getLogger(__name__)
@@ -202,6 +202,7 @@ def _build_locked(index: Path, files: list[str], cfg: BuildConfig, report: Build
     model, m = fit_whitening(spark, ok_df, model, cfg, cfg.pq.m, staging, parts_dir)
     wmodel_dir = staging / "model-whitened"
     save_model(model, wmodel_dir)
+    embed_reference(model, cfg.reference, wmodel_dir)
     whitened_dir = staging / "whitened"
     _whiten(spark, ok_df, cfg, wmodel_dir, whitened_dir)
     report.stages["whiten"] = time.perf_counter() - t

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..features.model import FeatureConfig
+from ..features.reference import REFERENCE_COUNT
 from ..quantize.ivf import IVFConfig
 from ..quantize.pq import PQConfig
 from ..video import KeyframeConfig
@@ -28,6 +29,7 @@ class BuildConfig:
     learn_whitening: bool = True  # learn it from those and edited copies of them (``edit_copies`` CNN passes each)
     edit_copies: int = 4  # edited copies per sampled key frame (one copy's random edits make a noisy whitening
     edit_pairs: int = 4096  # ... but at most this many copies in all (a big sample needs fewer per key frame)
+    reference: int = REFERENCE_COUNT  # synthetic look-alike pictures the scores are calibrated on (0: none)
     parts_frames: int = 512  # frames the PWA part channels are chosen on
     parts_videos: int = 8  # ... sampled from this many files spread over the input
     partitions: int | None = None  # extraction partitions (default: 2 per core, at most one per file)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -21,7 +22,8 @@ from ..features.model import FeatureConfig, FeatureModel
 from ..features.whitening import PCAWhitening, WhiteningConfig, array_blocks
 from ..quantize.ivf import CoarseQuantizer
 from ..quantize.pq import PQConfig, ProductQuantizer
-from ..store.model_files import save_model
+from ..features.reference import reference_pictures
+from ..store.model_files import REFERENCE_FILE, save_model, save_reference
 from ..store.schemas import PAIR_SCHEMA, SAMPLE_SCHEMA, spark_schema
 from . import tasks
 from .config import BuildConfig, task_params
@@ -115,6 +117,16 @@ def fit_whitening(spark, ok_df, model: FeatureModel, cfg: BuildConfig, m: int, s
 
 
 SAMPLE_DIR = "pq_sample"
+
+
+def embed_reference(model: FeatureModel, n: int, folder: Path) -> None:
+    """Descriptors of ``n`` synthetic reference pictures (:mod:`vidseek.features.reference`) with the fitted
+    model, beside it: the search calibrates its scores on them too.  On the driver: a few seconds."""
+    if n <= 0:
+        return
+    t0 = time.perf_counter()
+    save_reference(model.embed(reference_pictures(n)), folder / REFERENCE_FILE)
+    log.info("reference pictures: %d embedded in %.1f s", n, time.perf_counter() - t0)
 
 
 def train_ivf(spark, staging: Path, d: int, cfg: BuildConfig, nlist: int) -> CoarseQuantizer:

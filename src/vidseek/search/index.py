@@ -31,7 +31,7 @@ import pyarrow as pa
 from ..quantize.ivf import DEFAULT_NPROBE
 from ..store.layout import read_manifest
 from ..store.remote import readable_index
-from ..store.model_files import IVF_FILE, PQ_FILE, load_ivf, load_model, load_pq
+from ..store.model_files import IVF_FILE, PQ_FILE, REFERENCE_FILE, load_ivf, load_model, load_pq, load_reference
 from ..store.thumbs import Thumbnails
 from .clips import CLIP_NPROBE_SHARE, clip_depth, clip_top
 from .engines import FlatEngine, IVFEngine
@@ -70,6 +70,7 @@ class Index:
         self._blas = None  # threadpoolctl's controller, made at the first search
         self.pq = load_pq(self.model_dir / PQ_FILE)
         self.coarse = load_ivf(self.model_dir / IVF_FILE)
+        self._reference = load_reference(self.model_dir / REFERENCE_FILE, self.pq.d)
         self.table, stream = load_keyframes(path, self.manifest, self.pq.d, self.pq.m, parts)
         own: list[np.ndarray] = []
         found = (own.append(p[0]) or p for p in stream)  # the parts' rows noted as they pass
@@ -138,7 +139,8 @@ class Index:
         if len(live) > self.score_config.sample:
             rng = np.random.default_rng(self.score_config.seed)
             rows = live[np.sort(rng.choice(len(live), self.score_config.sample, replace=False))]
-        self.background = Background(self.table.vectors(rows), self.table.video[rows], self.score_config)
+        self.background = Background(self.table.vectors(rows), self.table.video[rows], self.score_config,
+                                     reference=self._reference)
         self._levels = np.full(len(self.table), np.nan, dtype=np.float16)  # key frames' levels, found lazily
 
     def _row_levels(self, rows: np.ndarray) -> np.ndarray:

@@ -10,6 +10,10 @@ the same way, against the same background): 1 for an identical picture, 0 for on
 unrelated frames of either side, negative below.  The key frame's side marks hubs down: a dark or empty frame
 close to many others has a high level.  Each query variant (mirror image, content region) is
 normalised by its own level, and a key frame keeps its best variant.
+
+The background also holds the index's reference pictures (:mod:`vidseek.features.reference`, each a video of
+its own): synthetic pages, windows, tables and charts.  A collection with one document in it has nothing else
+to measure a document query against, and an unrelated page would score like a copy.
 """
 
 from __future__ import annotations
@@ -34,7 +38,8 @@ class ScoreConfig:
 class Background:
     """The background sample of one collection: vectors and their video ids."""
 
-    def __init__(self, vectors: np.ndarray, videos: np.ndarray, config: ScoreConfig = ScoreConfig()):
+    def __init__(self, vectors: np.ndarray, videos: np.ndarray, config: ScoreConfig = ScoreConfig(),
+                 reference: np.ndarray | None = None):
         self.config = config
         n = len(vectors)
         rows = np.arange(n)
@@ -42,6 +47,9 @@ class Background:
             rows = np.sort(np.random.default_rng(config.seed).choice(n, config.sample, replace=False))
         self.vectors = np.asarray(vectors[rows], dtype=np.float32)
         self.videos = np.asarray(videos[rows])
+        if reference is not None and len(reference):  # each reference picture is a video of its own (ids < 0)
+            self.vectors = np.concatenate([self.vectors, np.asarray(reference, np.float32)])
+            self.videos = np.concatenate([self.videos, -2 - np.arange(len(reference), dtype=self.videos.dtype)])
 
     def levels(self, qvecs: np.ndarray) -> np.ndarray:
         """Background level of each query vector (rows of ``qvecs``)."""

@@ -19,11 +19,12 @@ import pyarrow.parquet as pq_io
 from ..storage import canonical, is_uri
 from .codes import compact_codes_part
 from .layout import DATASETS, IndexLock, Manifest, checksum_files, generation_files, read_manifest, write_manifest
-from .model_files import FEATURES_FILE, IVF_FILE, PQ_FILE, WHITENING_FILE
+from .model_files import FEATURES_FILE, IVF_FILE, PQ_FILE, REFERENCE_FILE, WHITENING_FILE
 from .reader import indexed_paths, read_dataset
 from .thumbs import THUMBS, write_thumbs_table
 
-MODEL_FILES = (FEATURES_FILE, WHITENING_FILE, "whitening.json", PQ_FILE, "pq.json", IVF_FILE, "ivf.json")
+MODEL_FILES = (FEATURES_FILE, WHITENING_FILE, "whitening.json", PQ_FILE, "pq.json", IVF_FILE, "ivf.json",
+               REFERENCE_FILE, "reference.json")
 
 
 def commit(index: Path, old: Manifest | None, gen: int, model_rel: str, new_files: dict[str, list[str]],

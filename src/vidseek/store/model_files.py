@@ -27,6 +27,7 @@ FEATURES_FILE = "features.json"
 WHITENING_FILE = "whitening.npz"
 PQ_FILE = "pq.npz"
 IVF_FILE = "ivf.npz"  # only in an inverted-file index: the coarse quantiser's centroids
+REFERENCE_FILE = "reference.npz"  # descriptors of the calibration's reference pictures (indexes built since 0.1)
 FORMAT_VERSION = 1
 
 
@@ -66,6 +67,23 @@ def load_pq(path: str | os.PathLike) -> ProductQuantizer:
         return pq.set_centroids(arrays["centroids"])
     except (KeyError, ValueError) as exc:
         raise ModelError(path, f"codebook file is corrupt ({exc})") from None
+
+
+def save_reference(vectors: np.ndarray, path: str | os.PathLike) -> None:
+    """The descriptors of :func:`vidseek.features.reference.reference_pictures`, as float16."""
+    save_arrays(path, {"vectors": np.asarray(vectors, np.float16)}, {"n": len(vectors), "d": int(vectors.shape[1])})
+
+
+def load_reference(path: str | os.PathLike, d: int) -> np.ndarray | None:
+    """(n, d) float32 reference descriptors; None for an index built without them (no such file)."""
+    path = Path(path)
+    if not path.exists() and not path.with_suffix(".json").exists():
+        return None
+    arrays, meta = load_arrays(path, "reference descriptors file")
+    v = arrays.get("vectors")
+    if v is None or v.ndim != 2 or v.shape != (meta.get("n"), d):
+        raise ModelError(path, f"reference descriptors file is corrupt (shape does not match its .json or d={d})")
+    return v.astype(np.float32)
 
 
 # -- whitening -----------------------------------------------------------------------------------

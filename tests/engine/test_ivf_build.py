@@ -9,8 +9,10 @@ import shutil
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from PIL import Image
 
 from media import VIDEOS, run_cli
+from vidseek.eval.queries import grab_frames
 from vidseek.search import Index
 from vidseek.store.layout import read_manifest
 
@@ -105,8 +107,14 @@ def test_an_index_without_vectors_files_still_opens(ivf_index, tmp_path):
     write_manifest(idx, man)
     old, new = Index.open(idx, device="cpu"), Index.open(ivf_index, device="cpu", nprobe=NLIST)
     assert old.stats()["engine"] == "flat" and len(old) == len(new)
-    q = VIDEOS / "opencv/tree.avi"
+    # a still: both engines score every key frame exactly (a clip's frames re-rank fewer candidates than this
+    # index holds, found by the flat codes in one and by a share of the lists in the other: the picks of the
+    # videos that do not match may differ there, and did once the calibration changed)
+    (_, frame), = grab_frames(VIDEOS / "opencv/tree.avi", [12.0])
+    q = tmp_path / "tree-12s.png"
+    Image.fromarray(frame).save(q)
     a, b = old.search(q, k=3, min_score=None), new.search(q, k=3, min_score=None)
+    assert len(a) == 3 and a[0].video.endswith("tree.avi")
     assert [(h.video, h.time, h.frame, h.keyframe_id) for h in a] == [(h.video, h.time, h.frame, h.keyframe_id) for h in b]
     assert run_cli("verify", idx).returncode == 0
 

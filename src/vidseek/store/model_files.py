@@ -53,6 +53,14 @@ def load_arrays(path: str | os.PathLike, what: str = "model file") -> tuple[dict
     return arrays, meta
 
 
+def _optional_arrays(path: str | os.PathLike, what: str) -> tuple[dict[str, np.ndarray], dict] | None:
+    """:func:`load_arrays` of a model file only some indexes have: None when neither of its two files exists."""
+    path = Path(path)
+    if not path.exists() and not path.with_suffix(".json").exists():
+        return None
+    return load_arrays(path, what)
+
+
 # -- product quantiser ---------------------------------------------------------------------------
 def save_pq(pq: ProductQuantizer, path: str | os.PathLike) -> None:
     c = pq.config
@@ -76,10 +84,10 @@ def save_reference(vectors: np.ndarray, path: str | os.PathLike) -> None:
 
 def load_reference(path: str | os.PathLike, d: int) -> np.ndarray | None:
     """(n, d) float32 reference descriptors; None for an index built without them (no such file)."""
-    path = Path(path)
-    if not path.exists() and not path.with_suffix(".json").exists():
+    found = _optional_arrays(path, "reference descriptors file")
+    if found is None:
         return None
-    arrays, meta = load_arrays(path, "reference descriptors file")
+    arrays, meta = found
     v = arrays.get("vectors")
     if v is None or v.ndim != 2 or v.shape != (meta.get("n"), d):
         raise ModelError(path, f"reference descriptors file is corrupt (shape does not match its .json or d={d})")
@@ -93,10 +101,10 @@ def save_ivf(coarse: CoarseQuantizer, path: str | os.PathLike) -> None:
 
 def load_ivf(path: str | os.PathLike) -> CoarseQuantizer | None:
     """The coarse quantiser of an inverted-file index; None when the index is flat (no such file)."""
-    path = Path(path)
-    if not path.exists() and not path.with_suffix(".json").exists():
+    found = _optional_arrays(path, "inverted-file centroids file")
+    if found is None:
         return None
-    arrays, meta = load_arrays(path, "inverted-file centroids file")
+    arrays, meta = found
     c = arrays.get("centroids")
     if c is None or c.ndim != 2 or len(c) != meta.get("nlist"):
         raise ModelError(path, "inverted-file centroids file is corrupt (shape does not match its .json)")

@@ -12,7 +12,7 @@ from vidseek.errors import ModelError, StoreError
 from vidseek.features.whitening import PCAWhitening, WhiteningConfig
 from vidseek.quantize.pq import PQConfig, ProductQuantizer
 from vidseek.store.layout import Manifest
-from vidseek.store.model_files import load_pq, load_whitening, save_pq, save_whitening
+from vidseek.store.model_files import load_pq, load_reference, load_whitening, save_pq, save_reference, save_whitening
 from vidseek.store.reader import indexed_paths, read_dataset
 
 
@@ -47,6 +47,24 @@ def test_model_files_round_trip_and_name_the_broken_file(tmp_path):
     (tmp_path / "w.npz").write_bytes(b"not a zip")
     with pytest.raises(ModelError, match="w.npz: whitening file is corrupt"):
         load_whitening(tmp_path / "w.npz")
+
+
+def test_reference_file_round_trip_absent_and_damaged(tmp_path):
+    """The calibration's reference descriptors: reloaded as saved (float16), None for an index built without
+    them, and a damaged or mismatched file is one error naming it."""
+    path = tmp_path / "reference.npz"
+    assert load_reference(path, 8) is None
+    v = np.random.default_rng(0).normal(size=(5, 8)).astype(np.float32)
+    save_reference(v, path)
+    np.testing.assert_allclose(load_reference(path, 8), v, atol=1e-2)
+    with pytest.raises(ModelError, match=r"reference.npz: reference descriptors file is corrupt \(shape"):
+        load_reference(path, 16)  # another index's dimension
+    path.write_bytes(b"")
+    with pytest.raises(ModelError, match="reference.npz: reference descriptors file is corrupt"):
+        load_reference(path, 8)
+    path.unlink()
+    with pytest.raises(ModelError, match="reference.npz: reference descriptors file missing"):
+        load_reference(path, 8)  # its .json left alone
 
 
 def test_reader_reads_listed_files_only_and_drops_removed_videos(tmp_path):

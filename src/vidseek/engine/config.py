@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .. import __version__
-from ..features.model import FeatureConfig
+from ..features.config import FeatureConfig
 from ..features.reference import REFERENCE_COUNT
 from ..quantize.ivf import IVFConfig
 from ..quantize.pq import PQConfig

@@ -28,6 +28,7 @@ from PIL import Image
 from ..atomic import atomic_path
 from ..errors import ModelError
 from ..hashing import file_sha256
+from .config import DEFAULT_BACKBONE, DEFAULT_IMAGE_SIZE
 from .nets import EfficientNetLite, VGG16Conv
 
 log = logging.getLogger(__name__)
@@ -35,8 +36,6 @@ log = logging.getLogger(__name__)
 VGG16_URL = "https://download.pytorch.org/models/vgg16-397923af.pth"
 VGG16_FILE = "vgg16-397923af.pth"
 
-DEFAULT_BACKBONE = "effnet-lite0"
-DEFAULT_IMAGE_SIZE = 384
 
 
 @dataclass(frozen=True)

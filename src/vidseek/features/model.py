@@ -10,26 +10,15 @@ sample of PWA vectors.  ``embed`` runs the whole chain for queries.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from ..errors import ModelError
-from .backbones import DEFAULT_BACKBONE, DEFAULT_IMAGE_SIZE, Backbone
-from .pwa import PWAConfig, pwa_aggregate, select_parts, sum_pool
-from .whitening import PCAWhitening, WhiteningConfig
-
-@dataclass(frozen=True)
-class FeatureConfig:
-    backbone: str = DEFAULT_BACKBONE
-    weights: str | None = None  # path; None = the backbone's standard source
-    device: str = "auto"
-    image_size: int = DEFAULT_IMAGE_SIZE
-    batch_size: int = 8
-    pwa: PWAConfig = field(default_factory=PWAConfig)
-    whitening: WhiteningConfig = field(default_factory=WhiteningConfig)
-
+from .backbones import Backbone
+from .config import FeatureConfig
+from .pwa import pwa_aggregate, select_parts, sum_pool
+from .whitening import PCAWhitening
 
 class FeatureModel:
     """A backbone plus its fitted PWA channels and whitening."""

@@ -15,19 +15,14 @@ Defaults N=25, alpha=2, beta=2 are those of the original PWA code.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
+
+from .config import PWAConfig
 
 EPS = 1e-12
 
 
-@dataclass(frozen=True)
-class PWAConfig:
-    n_parts: int = 25
-    alpha: float = 2.0
-    beta: float = 2.0
 
 
 def sum_pool(maps: torch.Tensor) -> np.ndarray:

@@ -38,9 +38,8 @@ from .engines import FlatEngine, IVFEngine
 from .hits import Hit, hits_json  # noqa: F401 - hits_json is part of this module's interface
 from .query import Query, read_query
 from .scoring import DEFAULT_MIN_SCORE, Background, ScoreConfig, normalise
+from .settings import DEFAULT_REFINE
 from .table import load_keyframes
-
-DEFAULT_REFINE = 256
 
 
 @dataclass

@@ -30,7 +30,6 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -43,6 +42,7 @@ from ..errors import VidseekError
 from ..search.scoring import DEFAULT_MIN_SCORE
 from ..storage import is_uri
 from .auth import COOKIE, TokenAuth
+from .config import ServeConfig  # noqa: F401 - part of this module's interface
 from .live import Generation, LiveIndex
 from .duplicates import DuplicateCache, thumbnail_url
 from .objects import object_response
@@ -51,19 +51,6 @@ from .models import DuplicatePair, Duplicates, DuplicateSegment, Health, Problem
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("vidseek.serve")
 CHUNK = 1 << 20
-
-
-@dataclass(frozen=True)
-class ServeConfig:
-    index: str
-    max_upload_mb: float = 50.0
-    workers: int = 2
-    device: str = "auto"
-    default_k: int = 10
-    max_k: int = 100
-    nprobe: int | None = None  # inverted lists per query picture (inverted-file index; None: the default)
-    reload_interval: float = 2.0  # seconds between looks for a new committed generation (0: never)
-    token: str | None = None  # every /api/ route needs it (None: no access control; see .auth)
 
 
 def _parse_id(raw: str) -> int:

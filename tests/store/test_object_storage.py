@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import socket
+import time
 
 import httpx
 import numpy as np
@@ -186,3 +187,51 @@ def test_keyframes_and_discovery_read_the_bucket(s3, tmp_path):
     r = run_cli("keyframes", f"s3://{BUCKET}/incoming/gone.mp4", "--out", tmp_path / "none")
     assert r.returncode != 0 and f"s3://{BUCKET}/incoming/gone.mp4: no such object or prefix" in r.stderr, r.stderr
     assert not (tmp_path / "none").exists()
+
+
+def test_a_writer_renews_its_lock_and_a_lock_another_host_stopped_renewing_is_taken_over(s3, monkeypatch, caplog):
+    from vidseek.errors import StoreError
+    from vidseek.store.remote import RemoteIndex
+    from vidseek.store.remote_lock import LOCK, LockKeeper, acquire_lock, release_lock
+
+    remote = RemoteIndex(f"s3://{BUCKET}/locks/idx")
+    monkeypatch.setenv("VIDSEEK_LOCK_LEASE", "1.2")
+    keeper = acquire_lock(remote).start()
+    first = json.loads(remote.get(LOCK)[0])
+    time.sleep(3.5)  # three leases: the lock is rewritten every 0.2 s, so the service sees it fresh
+    body, _, age = remote.get_aged(LOCK)
+    assert age <= 1.0 and json.loads(body)["token"] == first["token"] and json.loads(body)["renewed"] > first["renewed"]
+    with pytest.raises(StoreError, match="is writing this index"):  # this host, a running process: never taken
+        acquire_lock(remote)
+    release_lock(remote, keeper)
+    assert remote.get(LOCK) is None and keeper.lost is None
+
+    # another host's lock: refused while its lease runs, taken over once it has not been rewritten for longer
+    theirs = json.dumps({"host": "elsewhere.example", "pid": 4242, "since": 0, "lease": 1, "token": "theirs"}).encode()
+    their_etag = remote.put_if(LOCK, theirs, None)
+    assert their_etag
+    with pytest.raises(StoreError, match=r"pid 4242 on elsewhere.example.*or for its lease to run out") as refused:
+        acquire_lock(remote)
+    assert len(str(refused.value).splitlines()) == 1
+    time.sleep(2.5)
+    with caplog.at_level("WARNING"):
+        keeper = acquire_lock(remote)
+    assert "took over the lock" in caplog.text and "not renewed for" in caplog.text
+    assert json.loads(remote.get(LOCK)[0])["token"] == keeper.token
+    # the old holder, had it only stalled, finds its lock gone at its next renewal and must not publish
+    stalled = LockKeeper(remote, "theirs", 1.0, 0.0, their_etag)
+    stalled.renew()
+    assert stalled.lost
+    with pytest.raises(StoreError, match="lost the writer lock"):
+        stalled.check()
+    release_lock(remote, keeper)
+
+    # a lock without a lease (written by an earlier vidseek) gets the default one: a fresh one is refused
+    monkeypatch.delenv("VIDSEEK_LOCK_LEASE")
+    assert remote.put_if(LOCK, json.dumps({"host": "elsewhere.example", "pid": 1, "since": 0}).encode(), None)
+    with pytest.raises(StoreError, match="is writing this index"):
+        acquire_lock(remote)
+    remote.delete(LOCK)
+    monkeypatch.setenv("VIDSEEK_LOCK_LEASE", "soon")
+    with pytest.raises(StoreError, match="VIDSEEK_LOCK_LEASE must be a number of seconds"):
+        acquire_lock(remote)

@@ -5,12 +5,13 @@ Object storage has no atomic rename and no folder, so a remote index commits lik
     model/ videos/ keyframes/ codes/ vectors/ thumbs/   the data files of a local index (gen=N folders)
     manifests/gen-00000007-<uuid>.json                  one immutable manifest per commit, never rewritten
     LATEST                                              the pointer: the name of the current manifest
-    .lock                                               present while a writer works: who, since when
+    .lock                                               present while a writer works: who, since when, lease
 
 A writer (build, add, remove, compact):
 
-1. creates ``.lock`` only if there is none (a conditional PUT, ``If-None-Match: *``); a lock left by a process
-   of this host that no longer runs is taken over (a conditional PUT on the lock's ETag);
+1. creates ``.lock`` only if there is none (a conditional PUT, ``If-None-Match: *``) and rewrites it while it works;
+   a lock left by a process of this host that no longer runs, or one not rewritten for its lease (another host),
+   is taken over (a conditional PUT on the lock's ETag; see :mod:`vidseek.store.remote_lock`);
 2. reads ``LATEST`` and copies that generation into a local working copy (files it has already are kept);
 3. runs the operation on the working copy, exactly as on a local index (resumable, checksummed);
 4. uploads the files of the new generation, then the new manifest under a new unique name;
@@ -38,6 +39,7 @@ import shutil
 import time
 import uuid
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Iterator
 
@@ -124,17 +126,33 @@ class RemoteIndex:
         except Exception as exc:  # noqa: BLE001 - connection errors of every kind: one line naming the object
             raise self._error(rel, exc) from None
 
-    def put_if(self, rel: str, body: bytes, etag: str | None) -> bool:
-        """PUT only if the object is absent (``etag`` None) or still has ``etag``; whether it was written."""
+    def get_aged(self, rel: str) -> tuple[bytes, str, float] | None:
+        """(body, ETag, seconds since it was written) of an object, None when absent.  The age is the service's own
+        clock (its Date header minus the object's Last-Modified), so clocks of other hosts do not enter it."""
+        from botocore.exceptions import ClientError
+
+        try:
+            r = self.client.get_object(Bucket=self.bucket, Key=self.key(rel))
+            now = parsedate_to_datetime(r["ResponseMetadata"]["HTTPHeaders"]["date"])
+            return r["Body"].read(), r["ETag"], max(0.0, (now - r["LastModified"]).total_seconds())
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
+                return None
+            raise self._error(rel, exc) from None
+        except Exception as exc:  # noqa: BLE001 - connection errors of every kind: one line naming the object
+            raise self._error(rel, exc) from None
+
+    def put_if(self, rel: str, body: bytes, etag: str | None) -> str | None:
+        """PUT only if the object is absent (``etag`` None) or still has ``etag``: the new ETag, None when it was
+        not written."""
         from botocore.exceptions import ClientError
 
         cond = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
         try:
-            self.client.put_object(Bucket=self.bucket, Key=self.key(rel), Body=body, **cond)
-            return True
+            return self.client.put_object(Bucket=self.bucket, Key=self.key(rel), Body=body, **cond)["ETag"]
         except ClientError as exc:
             if exc.response["Error"]["Code"] in ("PreconditionFailed", "ConditionalRequestConflict", "412", "409"):
-                return False
+                return None
             raise self._error(rel, exc) from None
         except Exception as exc:  # noqa: BLE001 - connection errors of every kind: one line naming the object
             raise self._error(rel, exc) from None
@@ -239,7 +257,7 @@ class RemoteIndex:
         only ``new`` allows); when the block ends without error, publish what it committed there (steps 4-6 above)."""
         local = self.cache / "write"
         local.mkdir(parents=True, exist_ok=True)
-        token = acquire_lock(self)
+        keeper = acquire_lock(self).start()
         try:
             with IndexLock(local):
                 ptr = self.pointer(etag=True)
@@ -252,9 +270,10 @@ class RemoteIndex:
                     _clear(local, keep={".staging", ".lock"})
             yield local
             if (local / MANIFEST).is_file():
+                keeper.check()
                 self._publish(local, ptr)
         finally:
-            release_lock(self, token)
+            release_lock(self, keeper)
 
     def _publish(self, local: Path, ptr: Pointer) -> None:
         man = read_manifest(local)

@@ -25,6 +25,8 @@ def test_levels_equal_a_full_sort(videos):
     queries = unit(np.concatenate([vectors[:20] + 0.1 * rng.normal(size=(20, 32)), rng.normal(size=(20, 32))]).astype(np.float32))
     expected = [full_sort_level(bg, s) for s in (bg.vectors @ queries.T).T]
     np.testing.assert_allclose(bg.levels(queries), expected, rtol=0, atol=1e-6)
+    one_by_one = np.minimum([bg._level(s) for s in queries @ bg.vectors.T], 0.99).astype(np.float32)
+    assert np.array_equal(bg.levels(queries), one_by_one)  # the batched path takes the same frames in the same order
 
 
 def test_reference_pictures_raise_the_level_of_their_look_alikes_only():

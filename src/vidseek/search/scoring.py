@@ -52,14 +52,42 @@ class Background:
             self.videos = np.concatenate([self.videos, -2 - np.arange(len(reference), dtype=self.videos.dtype)])
 
     def levels(self, qvecs: np.ndarray) -> np.ndarray:
-        """Background level of each query vector (rows of ``qvecs``)."""
+        """Background level of each query vector (rows of ``qvecs``): all of them in a few array operations over
+        the closest few hundred background frames of each; a vector whose closest frames hold fewer than
+        ``skip_videos`` videos or ``tail`` frames of others falls back to a full sort (:meth:`_level`)."""
         if not self.config.normalise or len(self.vectors) == 0:
             return np.zeros(len(qvecs), dtype=np.float32)
-        sims = self.vectors @ np.asarray(qvecs, dtype=np.float32).T  # (ns, V)
-        out = np.zeros(len(qvecs), dtype=np.float32)
-        for v in range(sims.shape[1]):
-            out[v] = self._level(sims[:, v])
+        sims = np.asarray(qvecs, dtype=np.float32) @ self.vectors.T  # (V, ns)
+        out = np.zeros(len(sims), dtype=np.float32)
+        head = min(sims.shape[1], 16 * (self.config.skip_videos + self.config.tail))
+        done = np.zeros(len(sims), dtype=bool)
+        if head < sims.shape[1]:
+            done = self._head_levels(sims, head, out)
+        for v in np.flatnonzero(~done):
+            out[v] = self._level(sims[v])
         return np.minimum(out, 0.99)
+
+    def _head_levels(self, sims: np.ndarray, head: int, out: np.ndarray) -> np.ndarray:
+        """Levels from each row's ``head`` closest frames, into ``out``; which rows they were enough for.  The
+        same frames in the same order as :meth:`_level_of` takes them, so the same values to the bit."""
+        top = np.argpartition(-sims, head - 1, axis=1)[:, :head]
+        vals = np.take_along_axis(sims, top, axis=1)
+        order = np.argsort(-vals, axis=1, kind="stable")
+        top, vals = np.take_along_axis(top, order, axis=1), np.take_along_axis(vals, order, axis=1)
+        videos = self.videos[top]  # (V, head), closest first
+        others = np.ones(videos.shape, dtype=bool)
+        enough = np.ones(len(videos), dtype=bool)
+        for _ in range(self.config.skip_videos):  # leave out the closest video still in, then the next
+            first = np.argmax(others, axis=1)
+            enough &= others[np.arange(len(videos)), first]
+            others &= videos != videos[np.arange(len(videos)), first][:, None]
+        kept = np.cumsum(others, axis=1) <= self.config.tail
+        enough &= others.sum(axis=1) >= self.config.tail
+        pick = others & kept
+        tail = self.config.tail
+        for v in np.flatnonzero(enough):
+            out[v] = float(vals[v][pick[v]][:tail].mean())
+        return enough
 
     def _level(self, s: np.ndarray) -> float:
         # the closest few hundred are enough when they hold skip_videos videos and tail frames of others; a

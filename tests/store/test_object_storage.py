@@ -201,7 +201,7 @@ def test_a_writer_renews_its_lock_and_a_lock_another_host_stopped_renewing_is_ta
     time.sleep(3.5)  # three leases: the lock is rewritten every 0.2 s, so the service sees it fresh
     body, _, age = remote.get_aged(LOCK)
     assert age <= 1.0 and json.loads(body)["token"] == first["token"] and json.loads(body)["renewed"] > first["renewed"]
-    with pytest.raises(StoreError, match="is writing this index"):  # this host, a running process: never taken
+    with pytest.raises(StoreError, match="is writing this index"):  # this host, a running process that renews it
         acquire_lock(remote)
     release_lock(remote, keeper)
     assert remote.get(LOCK) is None and keeper.lost is None
@@ -225,6 +225,14 @@ def test_a_writer_renews_its_lock_and_a_lock_another_host_stopped_renewing_is_ta
     with pytest.raises(StoreError, match="lost the writer lock"):
         stalled.check()
     release_lock(remote, keeper)
+
+    # this host, a running process (the pid of a dead writer, reused) that does not rewrite it: taken once stale
+    ours = json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "since": 0, "lease": 1, "token": "reused"})
+    assert remote.put_if(LOCK, ours.encode(), None)
+    with pytest.raises(StoreError, match="is writing this index"):
+        acquire_lock(remote)
+    time.sleep(2.5)
+    release_lock(remote, acquire_lock(remote))
 
     # a lock without a lease (written by an earlier vidseek) gets the default one: a fresh one is refused
     monkeypatch.delenv("VIDSEEK_LOCK_LEASE")

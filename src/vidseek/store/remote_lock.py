@@ -5,7 +5,8 @@ sixth of the lease while it works (:class:`LockKeeper`), so a lock that has not 
 belongs to a writer that is gone.  Creation is a conditional PUT (``If-None-Match: *``), so of two writers starting
 together exactly one gets it.  A lock is taken over, with a PUT conditional on its ETag (so two takers cannot both
 win), when its process is known dead (this host, no such pid) or when the service's clock says it has not been
-rewritten for longer than its lease (another host, whose processes this one cannot see).
+rewritten for longer than its lease (another host, whose processes this one cannot see; or a process of this host
+that holds the pid of a dead writer now, or a writer that hung).
 
 Taking over is safe even if the old holder still runs (a stalled network): its next rewrite fails, it stops and
 publishes nothing, and the commit itself is a PUT of the pointer conditional on the ETag read at the start, so of
@@ -84,10 +85,10 @@ def _take_over(remote: RemoteIndex, held: tuple[bytes, str, float], body: bytes)
     pid = int(_number(who.get("pid"), 0))
     if here and not alive(pid):
         why = f"left by process {pid}, which no longer runs"
-    elif not here and age > lease:
+    elif age > lease:
         why = f"of process {pid} on {who.get('host', '?')}, not renewed for {age:.0f} s (its lease: {lease:.0f} s)"
     else:
-        wait = "" if here else f", or for its lease to run out ({max(0.0, lease - age):.0f} s more if it has stopped)"
+        wait = f", or for its lease to run out ({max(0.0, lease - age):.0f} s more if it has stopped)"
         raise StoreError(remote.uri, f"another vidseek process (pid {who.get('pid', '?')} on {who.get('host', '?')}, "
                                      f"since {time.ctime(_number(who.get('since'), 0))}) is writing this index; wait "
                                      f"for it to finish{wait}, or delete {remote.uri}/{LOCK} if that process is gone")

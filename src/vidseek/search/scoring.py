@@ -84,9 +84,8 @@ class Background:
         kept = np.cumsum(others, axis=1) <= self.config.tail
         enough &= others.sum(axis=1) >= self.config.tail
         pick = others & kept
-        tail = self.config.tail
         for v in np.flatnonzero(enough):
-            out[v] = float(vals[v][pick[v]][:tail].mean())
+            out[v] = float(vals[v][pick[v]].mean())
         return enough
 
     def _level(self, s: np.ndarray) -> float:

@@ -112,35 +112,34 @@ class RemoteIndex:
     def _error(self, rel: str, exc: Exception) -> StoreError:
         return StoreError(f"{self.uri}/{rel}", f"object storage refused ({first_line(exc)})")
 
-    def get(self, rel: str) -> tuple[bytes, str] | None:
-        """(body, ETag) of an object, None when absent."""
+    def _fetch(self, rel: str) -> tuple[dict, bytes] | None:
+        """(GET response, body) of an object, None when absent; any other failure is one line naming it."""
         from botocore.exceptions import ClientError
 
         try:
             r = self.client.get_object(Bucket=self.bucket, Key=self.key(rel))
-            return r["Body"].read(), r["ETag"]
+            return r, r["Body"].read()
         except ClientError as exc:
             if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
                 return None
             raise self._error(rel, exc) from None
         except Exception as exc:  # noqa: BLE001 - connection errors of every kind: one line naming the object
             raise self._error(rel, exc) from None
+
+    def get(self, rel: str) -> tuple[bytes, str] | None:
+        """(body, ETag) of an object, None when absent."""
+        got = self._fetch(rel)
+        return None if got is None else (got[1], got[0]["ETag"])
 
     def get_aged(self, rel: str) -> tuple[bytes, str, float] | None:
         """(body, ETag, seconds since it was written) of an object, None when absent.  The age is the service's own
         clock (its Date header minus the object's Last-Modified), so clocks of other hosts do not enter it."""
-        from botocore.exceptions import ClientError
-
-        try:
-            r = self.client.get_object(Bucket=self.bucket, Key=self.key(rel))
-            now = parsedate_to_datetime(r["ResponseMetadata"]["HTTPHeaders"]["date"])
-            return r["Body"].read(), r["ETag"], max(0.0, (now - r["LastModified"]).total_seconds())
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
-                return None
-            raise self._error(rel, exc) from None
-        except Exception as exc:  # noqa: BLE001 - connection errors of every kind: one line naming the object
-            raise self._error(rel, exc) from None
+        got = self._fetch(rel)
+        if got is None:
+            return None
+        r, body = got
+        now = parsedate_to_datetime(r["ResponseMetadata"]["HTTPHeaders"]["date"])
+        return body, r["ETag"], max(0.0, (now - r["LastModified"]).total_seconds())
 
     def put_if(self, rel: str, body: bytes, etag: str | None) -> str | None:
         """PUT only if the object is absent (``etag`` None) or still has ``etag``: the new ETag, None when it was

@@ -32,12 +32,20 @@ def main() -> None:
     ap.add_argument("index")
     ap.add_argument("queries", nargs="+")
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--time-hits", type=int, help="hits placed frame-exactly (vidseek.search.timing; 0: key-frame "
+                    "times; default: the library's)")
     args = ap.parse_args()
     index = Index.open(args.index, device="cpu")
+    if args.time_hits is not None and hasattr(index, "time_config"):  # versions before the timing have none
+        from dataclasses import replace
+
+        index.time_config = replace(index.time_config, hits=args.time_hits)
     index.search(args.queries[0])  # loads the model
     import vidseek
 
-    print(f"vidseek from {Path(vidseek.__file__).parent}, index {args.index} ({len(index)} key frames)")
+    placed = getattr(index, "time_config", None)
+    print(f"vidseek from {Path(vidseek.__file__).parent}, index {args.index} ({len(index)} key frames)"
+          + (f"; hits placed frame-exactly: {placed.hits}" if placed else ""))
     for q in args.queries:
         times = []
         for _ in range(args.repeat):

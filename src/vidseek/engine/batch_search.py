@@ -1,12 +1,14 @@
 """Batch search as Spark jobs, sharded by the index's codes parts (in an inverted-file index: ranges of lists).
 
 1. embed   the query files are split over tasks; each reads its queries and embeds them with the index's model
-           (:meth:`vidseek.search.Index.prepare`), written as Parquet (query, kind, times, vectors);
+           (:meth:`vidseek.search.Index.prepare`), written as Parquet (query, kind, times, vectors, signatures);
 2. shards  one task per codes part: it opens the index with that part's codes only (every key frame's place
            and vector stay known: 12 bytes each, vectors read from disk) and answers every prepared query: per query
            frame and variant its ADC top ``r`` (distances, rows) and the calibrated score of each candidate;
 3. merge   the driver keeps, per query frame and variant, the ``r`` smallest distances over all shards, and ranks
-           their rows by score as one process would (:meth:`vidseek.search.Index.rank` with the candidates found).
+           their rows by score as one process would (:meth:`vidseek.search.Index.rank` with the candidates found),
+           and places the best hit of each query frame-exactly (:mod:`vidseek.search.timing`: a few seconds of
+           its video decoded on the driver).
 
 So the answers equal a single process's (up to ties at the r-th distance): the same candidates, the same scores;
 a picture whose candidates hold fewer than ``k`` videos goes through the shards again with more, as in one process.
@@ -37,7 +39,7 @@ RESULT_SCHEMA = pa.schema([
 ])
 PREPARED_SCHEMA = pa.schema([
     ("query", pa.string()), ("kind", pa.string()), ("times", pa.list_(pa.float64())), ("shape", pa.list_(pa.int32())),
-    ("vectors", pa.binary()), ("error", pa.string()),
+    ("vectors", pa.binary()), ("signatures", pa.binary()), ("error", pa.string()),
 ])
 CANDIDATE_SCHEMA = pa.schema([
     ("query", pa.string()), ("frame", pa.int32()), ("variant", pa.int32()), ("row", pa.int64()),
@@ -66,9 +68,10 @@ def embed_partition(params_json: str):
                 try:
                     p = index.prepare(q, flip=params["flip"])
                     vals = (q, p.kind, list(map(float, p.times)), list(p.vectors.shape),
-                            np.ascontiguousarray(p.vectors, np.float32).tobytes(), None)
+                            np.ascontiguousarray(p.vectors, np.float32).tobytes(),
+                            np.ascontiguousarray(p.signatures, np.float32).tobytes(), None)
                 except VidseekError as exc:
-                    vals = (q, None, None, None, None, exc.cause)
+                    vals = (q, None, None, None, None, None, exc.cause)
                 for name, v in zip(PREPARED_SCHEMA.names, vals):
                     rows[name].append(v)
             yield pa.RecordBatch.from_pydict(rows, schema=PREPARED_SCHEMA)
@@ -174,10 +177,13 @@ def _search_rounds(session, params: dict, prepared: pa.Table, driver, shards: in
     searched again with four times as many, as :meth:`vidseek.search.Index.search_image_vectors` does."""
     from ..search.clips import clip_depth
     from ..search.index import PreparedQuery
+    from ..search.timing import SIZE
 
     ok = prepared.filter(pc.is_null(prepared.column("error")))
-    todo = {q: (kind, times, np.frombuffer(v, np.float32).reshape(shape)) for q, kind, times, shape, v in
-            zip(*(ok.column(c).to_pylist() for c in ("query", "kind", "times", "shape", "vectors")))}
+    todo = {q: PreparedQuery(kind, times, np.frombuffer(v, np.float32).reshape(shape),
+                             np.frombuffer(sig, np.float32).reshape(-1, SIZE[0] * SIZE[1]))
+            for q, kind, times, shape, v, sig in
+            zip(*(ok.column(c).to_pylist() for c in ("query", "kind", "times", "shape", "vectors", "signatures")))}
     results: dict[str, list] = {}
     r, n, first = max(refine, 10 * k), len(driver), True
     r_clip = clip_depth(refine, k)
@@ -190,12 +196,13 @@ def _search_rounds(session, params: dict, prepared: pa.Table, driver, shards: in
         cands = cands.sort_by("query")
         queries = cands.column("query").to_numpy(zero_copy_only=False)
         again = {}
-        for q, (kind, times, vecs) in todo.items():
+        for q, prep in todo.items():
             lo, hi = np.searchsorted(queries, q, "left"), np.searchsorted(queries, q, "right")
-            found = merge_candidates(cands.slice(lo, hi - lo), vecs.shape[0], r if kind == "image" else r_clip)
-            hits = driver.rank(PreparedQuery(kind, times, vecs), k, refine, None, found=found)
-            if kind == "image" and len(hits) < min(k, len(driver.video_paths)) and r < n:
-                again[q] = (kind, times, vecs)
+            found = merge_candidates(cands.slice(lo, hi - lo), prep.vectors.shape[0],
+                                     r if prep.kind == "image" else r_clip)
+            hits = driver.rank(prep, k, refine, None, found=found)
+            if prep.kind == "image" and len(hits) < min(k, len(driver.video_paths)) and r < n:
+                again[q] = prep
             else:
                 results[q] = hits
         todo, r, first = again, r * 4, False

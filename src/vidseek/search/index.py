@@ -10,7 +10,7 @@ gives the top ``refine`` key frames per variant, re-ranked by exact cosine simil
 vectors (a small collection is searched exactly); ``refine=0`` ranks by the PQ distances alone.  Similarities are
 turned into calibrated scores against a background sample of the collection (:mod:`.scoring`), so that one
 threshold (``min_score``) separates matches from "no match" for every query.  Results are grouped per video: one
-entry per video, its best key frame.
+entry per video, its best key frame; the best hit's time is then made frame-exact (:mod:`.timing`).
 
 A clip query is summarised into key frames (one per second at most); each is searched, and a video's score is
 the mean best score of the query frames that agree on one time offset (the clip's start in that video), so
@@ -41,6 +41,7 @@ from .query import Query, read_query
 from .scoring import DEFAULT_MIN_SCORE, Background, ScoreConfig, normalise
 from .settings import DEFAULT_REFINE
 from .table import load_keyframes
+from .timing import TimeConfig, best_time, query_signatures
 
 
 @dataclass
@@ -51,6 +52,7 @@ class PreparedQuery:
     kind: str  # "image" | "clip"
     times: list[float]
     vectors: np.ndarray
+    signatures: np.ndarray | None = None  # of the first frame, to place hits frame-exactly (:mod:`.timing`)
 
 
 class Index:
@@ -58,9 +60,11 @@ class Index:
     :mod:`.engines`), per key frame a few bytes (:mod:`.table`), vectors read from disk when needed."""
 
     def __init__(self, path: Path, device: str = "auto", weights: str | None = None,
-                 score_config: ScoreConfig = ScoreConfig(), nprobe: int | None = None, parts: list[int] | None = None):
+                 score_config: ScoreConfig = ScoreConfig(), nprobe: int | None = None, parts: list[int] | None = None,
+                 time_config: TimeConfig = TimeConfig()):
         self.path = path
         self.score_config = score_config
+        self.time_config = time_config
         self.manifest = read_manifest(path)
         self.model_dir = path / self.manifest.model_dir
         self._device = device
@@ -86,13 +90,15 @@ class Index:
 
     @classmethod
     def open(cls, path: str | os.PathLike, device: str = "auto", weights: str | None = None,
-             score_config: ScoreConfig = ScoreConfig(), nprobe: int | None = None, parts: list[int] | None = None) -> Index:
+             score_config: ScoreConfig = ScoreConfig(), nprobe: int | None = None, parts: list[int] | None = None,
+             time_config: TimeConfig = TimeConfig()) -> Index:
         """Open the index at ``path`` (a folder, or an ``s3://`` URI: searched from a local copy); ``nprobe``: inverted lists scanned per query vector (inverted-file
         indexes; default :data:`vidseek.quantize.ivf.DEFAULT_NPROBE`).  ``parts``: a shard of a sharded search
         (:mod:`vidseek.engine.sharded_search`): only these codes parts (numbers in manifest order) are searched;
-        every key frame's place and vector stay known, so scores are those of the whole index."""
+        every key frame's place and vector stay known, so scores are those of the whole index.  ``time_config``: how
+        the best hits' times are refined (:mod:`.timing`)."""
         return cls(readable_index(path), device=device, weights=weights, score_config=score_config, nprobe=nprobe,
-                   parts=parts)
+                   parts=parts, time_config=time_config)
 
     # -- key frames ------------------------------------------------------------------------
     @property
@@ -175,20 +181,20 @@ class Index:
                 + t.vector_bytes_resident())
 
     # -- query embedding -------------------------------------------------------------------
-    def embed_images(self, images: list[np.ndarray], flip: bool = True, regions: bool = True) -> np.ndarray:
+    def embed_images(self, images: list[np.ndarray], flip: bool = True, regions: bool = True,
+                     boxes: list | None = None) -> np.ndarray:
         """(n, variants, d): each image and its mirror (``flip``), and its content region (``regions``: flat
-        borders or an inset cut out, see :mod:`.regions`).  A clip's region is found once for all its frames
-        (:func:`.regions.clip_region`); its frames are then searched whole (unmirrored) and by the region and its
-        mirror: the region is what the clip shows.  Images with fewer variants repeat their first rows, so
-        every image has the same number."""
-        from .regions import clip_region, content_regions, crop
+        borders or an inset cut out, see :mod:`.regions`; ``boxes``: found already, :func:`.regions.query_boxes`).
+        A clip's region is found once for all its frames (:func:`.regions.clip_region`); its frames are then
+        searched whole (unmirrored) and by the region and its mirror: the region is what the clip shows.  Images
+        with fewer variants repeat their first rows, so every image has the same number."""
+        from .regions import crop, query_boxes, query_views
 
         clip = len(images) > 2
-        fixed = clip_region(images) if regions and clip else None
+        boxes = query_boxes(images, regions) if boxes is None else boxes
         batch, slots = [], []
-        for im in images:
-            boxes = [fixed] if fixed else [] if clip or not regions else content_regions(im)[:1]
-            views = _views(im, crop(im, boxes[0]) if boxes else None, flip, clip)
+        for im, box in zip(images, boxes):
+            views = query_views(im, crop(im, box) if box else None, flip, clip)
             slots.append(list(range(len(batch), len(batch) + len(views))))
             batch += views
         n_var = max(len(sl) for sl in slots)
@@ -197,8 +203,13 @@ class Index:
 
     def prepare(self, query: Query, flip: bool = True, regions: bool = True) -> PreparedQuery:
         """Read and embed a query (the costly part of a search; :meth:`rank` is the rest)."""
+        from .regions import crop, query_boxes
+
         images, times, kind = self.query_frames(query)
-        return PreparedQuery(kind, times, self.embed_images(images, flip=flip, regions=regions))
+        boxes = query_boxes(images, regions)
+        first = images[0]
+        sigs = query_signatures(first, crop(first, boxes[0]) if boxes[0] else None)
+        return PreparedQuery(kind, times, self.embed_images(images, flip=flip, boxes=boxes), sigs)
 
     def query_frames(self, query: Query) -> tuple[list[np.ndarray], list[float], str]:
         """Decode a query: (images, their times in the query, 'image' | 'clip')."""
@@ -341,7 +352,23 @@ class Index:
             hits = self.search_image_vectors(prepared.vectors[0], k, refine, found[0] if found else None)
         else:
             hits = self.search_clip_vectors(prepared.vectors, prepared.times, k, refine, found)
-        return hits if min_score is None else [h for h in hits if h.score >= min_score]
+        hits = hits if min_score is None else [h for h in hits if h.score >= min_score]
+        return self.place(hits, prepared)
+
+    def place(self, hits: list[Hit], prepared: PreparedQuery) -> list[Hit]:
+        """The best ``time_config.hits`` hits' times refined frame-exactly (:mod:`.timing`); the others keep
+        their key-frame estimate.  A clip is placed by its first frame."""
+        if prepared.signatures is None:
+            return hits
+        first = prepared.times[0] if prepared.kind == "clip" and prepared.times else 0.0
+        for hit in hits[:self.time_config.hits]:
+            duration = self.video_durations.get(hit.video_id, 0.0)
+            t = best_time(hit.video, hit.time + first, prepared.signatures, self.time_config, duration)
+            if t is not None:
+                hit.time = round(max(t - first, 0.0), 6)
+                hit.frame = max(0, int(round(hit.keyframe_frame + (hit.time - hit.keyframe_time)
+                                             * self.table.fps.get(hit.video_id, 25.0))))
+        return hits
 
     def search(self, query: Query, k: int = 10, refine: int = DEFAULT_REFINE, flip: bool = True,
                min_score: float | None = DEFAULT_MIN_SCORE) -> list[Hit]:
@@ -368,14 +395,3 @@ class Index:
             raise KeyError(kf_id)
         return found[1]
 
-
-def _views(image: np.ndarray, region: np.ndarray | None, flip: bool, clip: bool) -> list[np.ndarray]:
-    """What one query picture is searched as: itself and its mirror; with a region, a still adds the region
-    (its mirror gained nothing on bench/accuracy.py: the whole picture's mirror finds mirrored copies) and a
-    clip frame is the whole frame, the region and the region's mirror."""
-    mirror = lambda a: np.ascontiguousarray(a[:, ::-1])  # noqa: E731
-    if region is None:
-        return [image, mirror(image)] if flip else [image]
-    if not flip:
-        return [image, region]
-    return [image, region, mirror(region)] if clip else [image, mirror(image), region]

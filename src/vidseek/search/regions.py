@@ -226,3 +226,25 @@ def _side_score(cum: np.ndarray, lines: np.ndarray, ends: np.ndarray, outward: i
     score = np.where(own >= EDGE_COVER, own - near, 0.0)
     score[(lines == 0) | (lines == n)] = EDGE_EXCESS
     return score
+
+
+def query_boxes(images: list[np.ndarray], regions: bool = True) -> list:
+    """The content region (top, bottom, left, right) of each query picture, or None: one for all frames of
+    a clip, each still its own."""
+    if not regions:
+        return [None] * len(images)
+    if len(images) > 2:
+        return [clip_region(images)] * len(images)
+    return [next(iter(content_regions(im)), None) for im in images]
+
+
+def query_views(image: np.ndarray, region: np.ndarray | None, flip: bool, clip: bool) -> list[np.ndarray]:
+    """What one query picture is searched as: itself and its mirror; with a region, a still adds the region
+    (its mirror gained nothing on bench/accuracy.py: the whole picture's mirror finds mirrored copies) and a
+    clip frame is the whole frame, the region and the region's mirror."""
+    mirror = lambda a: np.ascontiguousarray(a[:, ::-1])  # noqa: E731
+    if region is None:
+        return [image, mirror(image)] if flip else [image]
+    if not flip:
+        return [image, region]
+    return [image, region, mirror(region)] if clip else [image, mirror(image), region]

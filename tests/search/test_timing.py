@@ -74,3 +74,24 @@ def test_an_unrelated_picture_or_an_unreadable_video_keeps_the_key_frame_time(tm
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(BIKES.read_bytes()[:2000])
     assert best_time(str(broken), 5.0, sigs) is None
+
+
+def test_keyframe_times_turns_the_placing_off_in_search_and_serve(shared_index, tmp_path):
+    import json
+
+    from media import run_cli
+    from vidseek.serve.app import create_app
+    from vidseek.serve.config import ServeConfig
+
+    index = Index.open(shared_index, device="cpu")
+    t = between_key_frames(index, BUNNY)[0]
+    ((t, img),) = grab_frames(BUNNY, [t])
+    query = tmp_path / "bunny.jpg"
+    Image.fromarray(edited(img, 0)).save(query)
+    placed, keyframe = (json.loads(run_cli("search", shared_index, query, "--json", "-k", "1", *opt).stdout)[0]
+                        ["results"][0] for opt in ((), ("--keyframe-times",)))
+    assert keyframe["time"] == keyframe["keyframe_time"] and abs(keyframe["time"] - t) >= 0.4
+    assert placed["keyframe_time"] == keyframe["keyframe_time"] and abs(placed["time"] - t) <= 0.1
+    for off in (False, True):
+        app = create_app(ServeConfig(index=str(shared_index), device="cpu", keyframe_times=off, reload_interval=0))
+        assert app.state.live.current().index.time_config.hits == (0 if off else 1)

@@ -222,8 +222,10 @@ def cmd_search(args: argparse.Namespace) -> int:
     if not args.queries:
         raise VidseekError(None, "give at least one QUERY (image or clip), or --queries DIR")
     from ..search import Index, hits_json
+    from ..search.timing import TimeConfig
 
-    index = Index.open(args.index, device=args.device, weights=args.weights, nprobe=args.nprobe)
+    index = Index.open(args.index, device=args.device, weights=args.weights, nprobe=args.nprobe,
+                       time_config=TimeConfig(hits=0 if args.keyframe_times else TimeConfig.hits))
     out, rows, failed = [], [], 0
     for q in args.queries:
         try:
@@ -261,7 +263,7 @@ def _search_batch(args: argparse.Namespace) -> int:
     n_queries, n_rows, failures = batch_search(
         args.index, args.queries_dir, args.out, k=args.top, refine=args.refine, flip=not args.no_flip,
         min_score=None if args.all else args.min_score, nprobe=args.nprobe,
-        spark=SparkConfig(master=args.master), quiet=args.quiet)
+        spark=SparkConfig(master=args.master), quiet=args.quiet, place=not args.keyframe_times)
     for path, cause in failures:
         log.error("%s: %s", path, cause)
     log.log(NOTICE, "searched %d queries (%d failed): %d result rows -> %s", n_queries, len(failures), n_rows, args.out)
@@ -284,6 +286,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     log.log(NOTICE, "vidseek: serving %s on http://%s:%d/ (API docs at /docs%s); Ctrl+C stops", args.index, args.host,
             args.port, ", a token is needed" if token else "")
     serve(ServeConfig(index=args.index, max_upload_mb=args.max_upload_mb, workers=args.workers, device=args.device,
-                      nprobe=args.nprobe, reload_interval=args.reload_interval, token=token),
+                      nprobe=args.nprobe, reload_interval=args.reload_interval, token=token,
+                      keyframe_times=args.keyframe_times),
           host=args.host, port=args.port)
     return EXIT_OK

@@ -234,8 +234,9 @@ def _search(sub, common) -> None:
     p = sub.add_parser(
         "search", parents=[common], help="find where images or clips appear in the indexed videos",
         description="Each QUERY is an image (jpg/png/webp/bmp) or a video clip. Results: best first, one entry per "
-        "video, with the time (seconds from the start of that video) of the best-matching key frame, or for a clip "
-        "where the clip starts; results below --min-score are not shown (\"no match\" when none is left). Runs in this process (no Spark); --queries DIR --spark runs a batch as a Spark job.")
+        "video, with the time (seconds from the start of that video) where the picture is, or for a clip where the "
+        "clip starts (the best result's time is frame-exact: its video is decoded around the best-matching key "
+        "frame, see --keyframe-times); results below --min-score are not shown (\"no match\" when none is left). Runs in this process (no Spark); --queries DIR --spark runs a batch as a Spark job.")
     p.add_argument("index", metavar="IDX")
     p.add_argument("queries", nargs="*", metavar="QUERY")
     p.add_argument("-k", "--top", type=int, default=10, metavar="K", help="videos per query (default: %(default)s)")
@@ -247,6 +248,7 @@ def _search(sub, common) -> None:
                    help="re-rank the best R key frames by exact similarity (default: %(default)s; 0: PQ distances only)")
     p.add_argument("--no-flip", action="store_true", help="do not also search the mirror image of each query")
     _nprobe(p)
+    _keyframe_times(p)
     p.add_argument("--min-score", type=float, default=DEFAULT_MIN_SCORE, metavar="S",
                    help="do not show results scoring below S (default: %(default)s, chosen on bench/accuracy.py). "
                         "Scores are calibrated: 1 is an identical picture, about 0 no closer than unrelated videos. "
@@ -340,6 +342,7 @@ def _serve(sub, common) -> None:
                    help="serve without a token on a non-loopback --host, on purpose (anyone who can reach it can "
                         "search and stream every indexed video)")
     _nprobe(p)
+    _keyframe_times(p)
     p.set_defaults(func=c.cmd_serve)
 
 
@@ -347,6 +350,13 @@ def _nprobe(p: argparse.ArgumentParser) -> None:
     p.add_argument("--nprobe", type=_positive_int, default=None, metavar="N",
                    help=f"inverted lists scanned per query picture in an inverted-file index (default: {DEFAULT_NPROBE}; "
                         "more: slower, closer to an exhaustive scan; ignored by a flat index)")
+
+
+def _keyframe_times(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--keyframe-times", action="store_true",
+                   help="give the best result the time of its best-matching key frame instead of placing it "
+                        "frame-exactly, which decodes about 4 s of that video here (10-60 ms for SD video, more for "
+                        "HD): for videos this machine cannot read, or when every millisecond counts")
 
 
 def build_parser() -> argparse.ArgumentParser:

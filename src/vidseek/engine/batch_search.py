@@ -129,9 +129,11 @@ def merge_candidates(table: pa.Table, frames: int, r: int) -> list[tuple[np.ndar
 def batch_search(index: str | os.PathLike, queries_dir: str | os.PathLike, out: str | os.PathLike, k: int = 10,
                  refine: int = 256, flip: bool = True, spark: SparkConfig = SparkConfig(),
                  min_score: float | None = None, nprobe: int | None = None,
-                 quiet: bool = False) -> tuple[int, int, list[tuple[str, str]]]:
-    """Search every image and clip under ``queries_dir``; results (RESULT_SCHEMA) to the Parquet file ``out``."""
+                 quiet: bool = False, place: bool = True) -> tuple[int, int, list[tuple[str, str]]]:
+    """Search every image and clip under ``queries_dir``; results (RESULT_SCHEMA) to the Parquet file ``out``;
+    ``place``: the best hit of each query placed frame-exactly on the driver (:mod:`vidseek.search.timing`)."""
     from ..search import Index
+    from ..search.timing import TimeConfig
     from ..store.layout import read_manifest
     from ..store.schemas import spark_schema
 
@@ -154,7 +156,7 @@ def batch_search(index: str | os.PathLike, queries_dir: str | os.PathLike, out: 
         df.mapInArrow(embed_partition(json.dumps(params)), spark_schema(PREPARED_SCHEMA)).write.mode(
             "overwrite").parquet(params["prepared"])
     prepared = pq_io.read_table(params["prepared"])
-    driver = Index.open(index, device="cpu", parts=[])
+    driver = Index.open(index, device="cpu", parts=[], time_config=TimeConfig() if place else TimeConfig(hits=0))
     results = _search_rounds(session, params, prepared, driver, len(man.files["codes"]), k, refine, quiet)
     rows = {f.name: [] for f in RESULT_SCHEMA}
     for rec in prepared.select(["query", "error"]).to_pylist():

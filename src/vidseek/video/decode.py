@@ -214,8 +214,10 @@ class VideoReader:
 
     def __init__(self, path: str | os.PathLike, threads: int = 0, rough: bool = False):
         """``threads``: decoder threads, 0 for FFmpeg's automatic choice, 1 for none; ``rough``: for small
-        analysis copies only: no deblocking filter (H.264, HEVC: a fifth to a third faster) and, where the decoder
-        can, a quarter of the width and height (MPEG-4 part 2, H.263, MJPEG: about twice as fast)."""
+        analysis copies of some frames only: no deblocking filter (H.264, HEVC: a fifth to a third faster), where
+        the decoder can a quarter of the width and height (MPEG-4 part 2, H.263, MJPEG: about twice as fast), and
+        no frames that other frames do not refer to (most B-frames: one frame in two or three remains); up to
+        720p it decodes on one thread (a few seconds of video: threads cost more than they bring)."""
         self.path = path if is_uri(path) else Path(path)
         _check_path(self.path)
         self._source = open_object(self.path) if is_uri(self.path) else None  # a stream: ranged reads
@@ -236,7 +238,8 @@ class VideoReader:
             raise InputError(self.path, "video stream has no picture size (unsupported or corrupt)")
         if rough:
             cc.options = {"skip_loop_filter": "all", "lowres": "2"}
-        if threads == 1:
+            cc.skip_frame = "NONREF"
+        if threads == 1 or (rough and threads == 0 and cc.width * cc.height <= 1280 * 720):
             self._stream.thread_type = "NONE"
         else:
             self._stream.thread_type = "AUTO"

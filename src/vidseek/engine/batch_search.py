@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterator
 
@@ -202,11 +203,11 @@ def _search_rounds(session, params: dict, prepared: pa.Table, driver, shards: in
             lo, hi = np.searchsorted(queries, q, "left"), np.searchsorted(queries, q, "right")
             found = merge_candidates(cands.slice(lo, hi - lo), prep.vectors.shape[0],
                                      r if prep.kind == "image" else r_clip)
-            hits = driver.rank(prep, k, refine, None, found=found)
+            hits = driver.rank(replace(prep, signatures=None), k, refine, None, found=found)  # placed once answered
             if prep.kind == "image" and len(hits) < min(k, len(driver.video_paths)) and r < n:
                 again[q] = prep
             else:
-                results[q] = hits
+                results[q] = driver.place(hits, prep)
         todo, r, first = again, r * 4, False
     return results
 

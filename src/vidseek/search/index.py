@@ -286,13 +286,13 @@ class Index:
         vid = int(self.table.video_of(row))
         kt, kf = round(float(self.table.time[row]), 6), int(self.table.frame[row])  # stored as float32
         t = kt if time is None else time
-        frame = kf if time is None else self.frame_at(vid, t, row)
+        frame = kf if time is None else self.frame_at(vid, t, float(self.table.time[row]), kf)
         return Hit(self.video_paths[vid], float(score), t, frame, self.table.keyframe_id(row), vid, kt, kf)
 
-    def frame_at(self, vid: int, t: float, row: int) -> int:
-        """The frame number at ``t`` in a video, from a key frame's frame/time and the video's frame rate."""
+    def frame_at(self, vid: int, t: float, key_time: float, key_frame: int) -> int:
+        """The frame number at ``t`` in a video, from a key frame's time and frame and the video's frame rate."""
         fps = self.table.fps.get(vid, 25.0)
-        return max(0, int(round(int(self.table.frame[row]) + (t - float(self.table.time[row])) * fps)))
+        return max(0, int(round(key_frame + (t - key_time) * fps)))
 
     def _group(self, rows: np.ndarray, scores: np.ndarray, k: int) -> list[Hit]:
         hits: list[Hit] = []
@@ -366,8 +366,7 @@ class Index:
             t = best_time(hit.video, hit.time + first, prepared.signatures, self.time_config, duration)
             if t is not None:
                 hit.time = round(max(t - first, 0.0), 6)
-                hit.frame = max(0, int(round(hit.keyframe_frame + (hit.time - hit.keyframe_time)
-                                             * self.table.fps.get(hit.video_id, 25.0))))
+                hit.frame = self.frame_at(hit.video_id, hit.time, hit.keyframe_time, hit.keyframe_frame)
         return hits
 
     def search(self, query: Query, k: int = 10, refine: int = DEFAULT_REFINE, flip: bool = True,

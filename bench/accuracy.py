@@ -154,6 +154,18 @@ def latency(index: Index, queries) -> None:
             print(f"  {name:<18} regions {'on ' if regions else 'off'}  time {'placed   ' if hits else 'key frame'}"
                   f"  {1000 * min(t):7.0f} ms")
     index.time_config = placed
+    doubtful = next(q for q in queries if q.kind == "image" and not q.positive)  # no source: every answer is checked
+    checked = index.verify_config
+    for hits in (0, checked.hits):
+        index.verify_config = replace(checked, hits=hits)
+        t = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            index.rank(index.prepare(doubtful.path))
+            t.append(time.perf_counter() - t0)
+        print(f"  {'one negative image':<18} regions on   time placed     verify {'on ' if hits else 'off'}"
+              f"  {1000 * min(t):7.0f} ms")
+    index.verify_config = checked
 
 
 def main() -> None:
@@ -209,6 +221,11 @@ def main() -> None:
     whole = prepared_queries(index, queries, qdir / f"prepared-whole-{key}.pkl", regions=False)
     report("ablation: no content regions (whole picture and mirror only)", answers(index, whole, 256),
            queries, same, DEFAULT_MIN_SCORE)
+    checked = index.verify_config
+    index.verify_config = replace(checked, hits=0)
+    report("ablation: no verification of doubtful answers (--no-verify)", answers(index, prepared, 256), queries,
+           same, DEFAULT_MIN_SCORE)
+    index.verify_config = checked
     raw_index = index.score_config
     index.score_config = ScoreConfig(normalise=False)
     index.refresh_background()

@@ -223,9 +223,11 @@ def cmd_search(args: argparse.Namespace) -> int:
         raise VidseekError(None, "give at least one QUERY (image or clip), or --queries DIR")
     from ..search import Index, hits_json
     from ..search.timing import TimeConfig
+    from ..search.verify import VerifyConfig
 
     index = Index.open(args.index, device=args.device, weights=args.weights, nprobe=args.nprobe,
-                       time_config=TimeConfig(hits=0 if args.keyframe_times else TimeConfig.hits))
+                       time_config=TimeConfig(hits=0 if args.keyframe_times else TimeConfig.hits),
+                       verify_config=VerifyConfig(hits=0 if args.no_verify else VerifyConfig.hits))
     out, rows, failed = [], [], 0
     for q in args.queries:
         try:
@@ -263,7 +265,8 @@ def _search_batch(args: argparse.Namespace) -> int:
     n_queries, n_rows, failures = batch_search(
         args.index, args.queries_dir, args.out, k=args.top, refine=args.refine, flip=not args.no_flip,
         min_score=None if args.all else args.min_score, nprobe=args.nprobe,
-        spark=SparkConfig(master=args.master), quiet=args.quiet, place=not args.keyframe_times)
+        spark=SparkConfig(master=args.master), quiet=args.quiet, place=not args.keyframe_times,
+        verify=not args.no_verify)
     for path, cause in failures:
         log.error("%s: %s", path, cause)
     log.log(NOTICE, "searched %d queries (%d failed): %d result rows -> %s", n_queries, len(failures), n_rows, args.out)
@@ -287,6 +290,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
             args.port, ", a token is needed" if token else "")
     serve(ServeConfig(index=args.index, max_upload_mb=args.max_upload_mb, workers=args.workers, device=args.device,
                       nprobe=args.nprobe, reload_interval=args.reload_interval, token=token,
-                      keyframe_times=args.keyframe_times),
+                      keyframe_times=args.keyframe_times, verify=not args.no_verify),
           host=args.host, port=args.port)
     return EXIT_OK

@@ -236,7 +236,8 @@ def _search(sub, common) -> None:
         description="Each QUERY is an image (jpg/png/webp/bmp) or a video clip. Results: best first, one entry per "
         "video, with the time (seconds from the start of that video) where the picture is, or for a clip where the "
         "clip starts (the best result's time is frame-exact: its video is decoded around the best-matching key "
-        "frame, see --keyframe-times); results below --min-score are not shown (\"no match\" when none is left). Runs in this process (no Spark); --queries DIR --spark runs a batch as a Spark job.")
+        "frame, see --keyframe-times); when the best result is doubtful, the best three are checked against their "
+        "videos with local features and a verified copy scores at least 0.6 (see --no-verify); results below --min-score are not shown (\"no match\" when none is left). Runs in this process (no Spark); --queries DIR --spark runs a batch as a Spark job.")
     p.add_argument("index", metavar="IDX")
     p.add_argument("queries", nargs="*", metavar="QUERY")
     p.add_argument("-k", "--top", type=int, default=10, metavar="K", help="videos per query (default: %(default)s)")
@@ -249,6 +250,7 @@ def _search(sub, common) -> None:
     p.add_argument("--no-flip", action="store_true", help="do not also search the mirror image of each query")
     _nprobe(p)
     _keyframe_times(p)
+    _no_verify(p)
     p.add_argument("--min-score", type=float, default=DEFAULT_MIN_SCORE, metavar="S",
                    help="do not show results scoring below S (default: %(default)s, chosen on bench/accuracy.py). "
                         "Scores are calibrated: 1 is an identical picture, about 0 no closer than unrelated videos. "
@@ -343,6 +345,7 @@ def _serve(sub, common) -> None:
                         "search and stream every indexed video)")
     _nprobe(p)
     _keyframe_times(p)
+    _no_verify(p)
     p.set_defaults(func=c.cmd_serve)
 
 
@@ -357,6 +360,14 @@ def _keyframe_times(p: argparse.ArgumentParser) -> None:
                    help="give the best result the time of its best-matching key frame instead of placing it "
                         "frame-exactly, which decodes about 4 s of that video here (10-60 ms for SD video, more for "
                         "HD): for videos this machine cannot read, or when every millisecond counts")
+
+
+def _no_verify(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-verify", action="store_true",
+                   help="do not check doubtful answers (best score under 0.7) with local features: by default the "
+                        "best three results' frames are decoded here and matched to the query by SIFT points under "
+                        "one geometric transform, and a verified copy scores at least 0.6 (about 100-300 ms for a "
+                        "doubtful query; confident ones skip it). For videos this machine cannot read, or speed first")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,14 +1,15 @@
 """Batch search as Spark jobs, sharded by the index's codes parts (in an inverted-file index: ranges of lists).
 
 1. embed   the query files are split over tasks; each reads its queries and embeds them with the index's model
-           (:meth:`vidseek.search.Index.prepare`), written as Parquet (query, kind, times, vectors, signatures);
+           (:meth:`vidseek.search.Index.prepare`), written as Parquet (query, kind, times, vectors, signatures,
+           the small grey pictures that verify doubtful hits);
 2. shards  one task per codes part: it opens the index with that part's codes only (every key frame's place
            and vector stay known: 12 bytes each, vectors read from disk) and answers every prepared query: per query
            frame and variant its ADC top ``r`` (distances, rows) and the calibrated score of each candidate;
 3. merge   the driver keeps, per query frame and variant, the ``r`` smallest distances over all shards, and ranks
            their rows by score as one process would (:meth:`vidseek.search.Index.rank` with the candidates found),
-           and places the best hit of each query frame-exactly (:mod:`vidseek.search.timing`: a few seconds of
-           its video decoded on the driver).
+           verifies doubtful answers with local features (:mod:`vidseek.search.verify`) and places the best hit
+           of each query frame-exactly (:mod:`vidseek.search.timing`), decoding frames of their videos on the driver.
 
 So the answers equal a single process's (up to ties at the r-th distance): the same candidates, the same scores;
 a picture whose candidates hold fewer than ``k`` videos goes through the shards again with more, as in one process.
@@ -40,7 +41,7 @@ RESULT_SCHEMA = pa.schema([
 ])
 PREPARED_SCHEMA = pa.schema([
     ("query", pa.string()), ("kind", pa.string()), ("times", pa.list_(pa.float64())), ("shape", pa.list_(pa.int32())),
-    ("vectors", pa.binary()), ("signatures", pa.binary()), ("error", pa.string()),
+    ("vectors", pa.binary()), ("signatures", pa.binary()), ("pictures", pa.list_(pa.binary())), ("error", pa.string()),
 ])
 CANDIDATE_SCHEMA = pa.schema([
     ("query", pa.string()), ("frame", pa.int32()), ("variant", pa.int32()), ("row", pa.int64()),
@@ -70,14 +71,38 @@ def embed_partition(params_json: str):
                     p = index.prepare(q, flip=params["flip"])
                     vals = (q, p.kind, list(map(float, p.times)), list(p.vectors.shape),
                             np.ascontiguousarray(p.vectors, np.float32).tobytes(),
-                            np.ascontiguousarray(p.signatures, np.float32).tobytes(), None)
+                            np.ascontiguousarray(p.signatures, np.float32).tobytes(), _png(p.pictures), None)
                 except VidseekError as exc:
-                    vals = (q, None, None, None, None, None, exc.cause)
+                    vals = (q, None, None, None, None, None, None, exc.cause)
                 for name, v in zip(PREPARED_SCHEMA.names, vals):
                     rows[name].append(v)
             yield pa.RecordBatch.from_pydict(rows, schema=PREPARED_SCHEMA)
 
     return run
+
+
+def _png(pictures: list[np.ndarray] | None) -> list[bytes] | None:
+    """Grey pictures as PNG files (lossless: verifying on the driver sees what one process would)."""
+    import io
+
+    from PIL import Image
+
+    if pictures is None:
+        return None
+    out = []
+    for pic in pictures:
+        buf = io.BytesIO()
+        Image.fromarray(pic).save(buf, format="PNG", compress_level=1)
+        out.append(buf.getvalue())
+    return out
+
+
+def _unpng(blobs: list[bytes] | None) -> list[np.ndarray] | None:
+    import io
+
+    from PIL import Image
+
+    return None if blobs is None else [np.asarray(Image.open(io.BytesIO(b)).convert("L")) for b in blobs]
 
 
 def shard_task(part: int, params_json: str) -> Iterator[bytes]:
@@ -130,11 +155,13 @@ def merge_candidates(table: pa.Table, frames: int, r: int) -> list[tuple[np.ndar
 def batch_search(index: str | os.PathLike, queries_dir: str | os.PathLike, out: str | os.PathLike, k: int = 10,
                  refine: int = 256, flip: bool = True, spark: SparkConfig = SparkConfig(),
                  min_score: float | None = None, nprobe: int | None = None,
-                 quiet: bool = False, place: bool = True) -> tuple[int, int, list[tuple[str, str]]]:
+                 quiet: bool = False, place: bool = True, verify: bool = True) -> tuple[int, int, list[tuple[str, str]]]:
     """Search every image and clip under ``queries_dir``; results (RESULT_SCHEMA) to the Parquet file ``out``;
-    ``place``: the best hit of each query placed frame-exactly on the driver (:mod:`vidseek.search.timing`)."""
+    ``place``: the best hit of each query placed frame-exactly on the driver (:mod:`vidseek.search.timing`);
+    ``verify``: doubtful answers checked with local features on the driver (:mod:`vidseek.search.verify`)."""
     from ..search import Index
     from ..search.timing import TimeConfig
+    from ..search.verify import VerifyConfig
     from ..store.layout import read_manifest
     from ..store.schemas import spark_schema
 
@@ -157,7 +184,8 @@ def batch_search(index: str | os.PathLike, queries_dir: str | os.PathLike, out: 
         df.mapInArrow(embed_partition(json.dumps(params)), spark_schema(PREPARED_SCHEMA)).write.mode(
             "overwrite").parquet(params["prepared"])
     prepared = pq_io.read_table(params["prepared"])
-    driver = Index.open(index, device="cpu", parts=[], time_config=TimeConfig() if place else TimeConfig(hits=0))
+    driver = Index.open(index, device="cpu", parts=[], time_config=TimeConfig() if place else TimeConfig(hits=0),
+                        verify_config=VerifyConfig() if verify else VerifyConfig(hits=0))
     results = _search_rounds(session, params, prepared, driver, len(man.files["codes"]), k, refine, quiet)
     rows = {f.name: [] for f in RESULT_SCHEMA}
     for rec in prepared.select(["query", "error"]).to_pylist():
@@ -184,9 +212,9 @@ def _search_rounds(session, params: dict, prepared: pa.Table, driver, shards: in
 
     ok = prepared.filter(pc.is_null(prepared.column("error")))
     todo = {q: PreparedQuery(kind, times, np.frombuffer(v, np.float32).reshape(shape),
-                             np.frombuffer(sig, np.float32).reshape(-1, SIZE[0] * SIZE[1]))
-            for q, kind, times, shape, v, sig in
-            zip(*(ok.column(c).to_pylist() for c in ("query", "kind", "times", "shape", "vectors", "signatures")))}
+                             np.frombuffer(sig, np.float32).reshape(-1, SIZE[0] * SIZE[1]), _unpng(pics))
+            for q, kind, times, shape, v, sig, pics in zip(*(ok.column(c).to_pylist() for c in (
+                "query", "kind", "times", "shape", "vectors", "signatures", "pictures")))}
     results: dict[str, list] = {}
     r, n, first = max(refine, 10 * k), len(driver), True
     r_clip = clip_depth(refine, k)
@@ -203,11 +231,11 @@ def _search_rounds(session, params: dict, prepared: pa.Table, driver, shards: in
             lo, hi = np.searchsorted(queries, q, "left"), np.searchsorted(queries, q, "right")
             found = merge_candidates(cands.slice(lo, hi - lo), prep.vectors.shape[0],
                                      r if prep.kind == "image" else r_clip)
-            hits = driver.rank(replace(prep, signatures=None), k, refine, None, found=found)  # placed once answered
+            hits = driver.rank(replace(prep, signatures=None, pictures=None), k, refine, None, found=found)
             if prep.kind == "image" and len(hits) < min(k, len(driver.video_paths)) and r < n:
                 again[q] = prep
             else:
-                results[q] = driver.place(hits, prep)
+                results[q] = driver.finish(hits, prep, None)  # verified and placed once answered
         todo, r, first = again, r * 4, False
     return results
 

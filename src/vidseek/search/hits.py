@@ -15,6 +15,7 @@ class Hit:
     video_id: int
     keyframe_time: float = 0.0
     keyframe_frame: int = 0
+    query_frame: int = 0  # the query frame that matched the best key frame (a clip's; 0 for an image)
 
     def to_json(self) -> dict:
         return {"video": self.video, "score": round(float(self.score), 6), "time": round(float(self.time), 3),

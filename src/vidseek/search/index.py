@@ -10,7 +10,9 @@ gives the top ``refine`` key frames per variant, re-ranked by exact cosine simil
 vectors (a small collection is searched exactly); ``refine=0`` ranks by the PQ distances alone.  Similarities are
 turned into calibrated scores against a background sample of the collection (:mod:`.scoring`), so that one
 threshold (``min_score``) separates matches from "no match" for every query.  Results are grouped per video: one
-entry per video, its best key frame; the best hit's time is then made frame-exact (:mod:`.timing`).
+entry per video, its best key frame.  When the best scores under a "sure" level, the best few are checked
+with local features against their videos' frames (:mod:`.verify`), and a verified copy's score is raised;
+the best hit's time is then made frame-exact (:mod:`.timing`).
 
 A clip query is summarised into key frames (one per second at most); each is searched, and a video's score is
 the mean best score of the query frames that agree on one time offset (the clip's start in that video), so
@@ -42,6 +44,7 @@ from .scoring import DEFAULT_MIN_SCORE, Background, ScoreConfig, normalise
 from .settings import DEFAULT_REFINE
 from .table import load_keyframes
 from .timing import TimeConfig, best_time, query_signatures
+from .verify import VerifyConfig, needs_check, small_grey, verify
 
 
 @dataclass
@@ -53,6 +56,7 @@ class PreparedQuery:
     times: list[float]
     vectors: np.ndarray
     signatures: np.ndarray | None = None  # of the first frame, to place hits frame-exactly (:mod:`.timing`)
+    pictures: list[np.ndarray] | None = None  # each frame small and grey, to verify doubtful hits (:mod:`.verify`)
 
 
 class Index:
@@ -61,8 +65,9 @@ class Index:
 
     def __init__(self, path: Path, device: str = "auto", weights: str | None = None,
                  score_config: ScoreConfig = ScoreConfig(), nprobe: int | None = None, parts: list[int] | None = None,
-                 time_config: TimeConfig = TimeConfig()):
+                 time_config: TimeConfig = TimeConfig(), verify_config: VerifyConfig = VerifyConfig()):
         self.path = path
+        self.verify_config = verify_config
         self.score_config = score_config
         self.time_config = time_config
         self.manifest = read_manifest(path)
@@ -91,14 +96,15 @@ class Index:
     @classmethod
     def open(cls, path: str | os.PathLike, device: str = "auto", weights: str | None = None,
              score_config: ScoreConfig = ScoreConfig(), nprobe: int | None = None, parts: list[int] | None = None,
-             time_config: TimeConfig = TimeConfig()) -> Index:
+             time_config: TimeConfig = TimeConfig(), verify_config: VerifyConfig = VerifyConfig()) -> Index:
         """Open the index at ``path`` (a folder, or an ``s3://`` URI: searched from a local copy); ``nprobe``: inverted lists scanned per query vector (inverted-file
         indexes; default :data:`vidseek.quantize.ivf.DEFAULT_NPROBE`).  ``parts``: a shard of a sharded search
         (:mod:`vidseek.engine.sharded_search`): only these codes parts (numbers in manifest order) are searched;
         every key frame's place and vector stay known, so scores are those of the whole index.  ``time_config``: how
-        the best hits' times are refined (:mod:`.timing`)."""
+        the best hits' times are refined (:mod:`.timing`); ``verify_config``: how doubtful hits are checked with
+        local features (:mod:`.verify`)."""
         return cls(readable_index(path), device=device, weights=weights, score_config=score_config, nprobe=nprobe,
-                   parts=parts, time_config=time_config)
+                   parts=parts, time_config=time_config, verify_config=verify_config)
 
     # -- key frames ------------------------------------------------------------------------
     @property
@@ -209,7 +215,8 @@ class Index:
         boxes = query_boxes(images, regions)
         first = images[0]
         sigs = query_signatures(first, crop(first, boxes[0]) if boxes[0] else None)
-        return PreparedQuery(kind, times, self.embed_images(images, flip=flip, boxes=boxes), sigs)
+        pictures = [small_grey(im, self.verify_config.side) for im in images] if self.verify_config.hits else None
+        return PreparedQuery(kind, times, self.embed_images(images, flip=flip, boxes=boxes), sigs, pictures)
 
     def query_frames(self, query: Query) -> tuple[list[np.ndarray], list[float], str]:
         """Decode a query: (images, their times in the query, 'image' | 'clip')."""
@@ -340,7 +347,9 @@ class Index:
         offset = float(statistics.median(c[1] for c in chosen.values()))  # a few values: cheaper than numpy's
         duration = self.video_durations.get(int(self.table.video_ids[vid]), 0.0)
         offset = min(max(offset, 0.0), max(duration, 0.0))
-        return self._hit(top[2], total, time=offset)
+        hit = self._hit(top[2], total, time=offset)
+        hit.query_frame = max(chosen, key=chosen.get)  # chosen: query frame -> (score, offset, row)
+        return hit
 
     def rank(self, prepared: PreparedQuery, k: int = 10, refine: int = DEFAULT_REFINE,
              min_score: float | None = DEFAULT_MIN_SCORE, found: list | None = None) -> list[Hit]:
@@ -352,16 +361,28 @@ class Index:
             hits = self.search_image_vectors(prepared.vectors[0], k, refine, found[0] if found else None)
         else:
             hits = self.search_clip_vectors(prepared.vectors, prepared.times, k, refine, found)
-        hits = hits if min_score is None else [h for h in hits if h.score >= min_score]
-        return self.place(hits, prepared)
+        return self.finish(hits, prepared, min_score)
 
-    def place(self, hits: list[Hit], prepared: PreparedQuery) -> list[Hit]:
-        """The best ``time_config.hits`` hits' times refined frame-exactly (:mod:`.timing`); the others keep
-        their key-frame estimate.  A clip is placed by its first frame."""
+    def finish(self, hits: list[Hit], prepared: PreparedQuery, min_score: float | None) -> list[Hit]:
+        """Ranked hits -> the answer: doubtful hits verified (:mod:`.verify`), those under ``min_score`` left
+        out, the best placed frame-exactly (:meth:`place`)."""
+        placed: set[int] = set()
+        if prepared.pictures and needs_check(hits, self.verify_config):
+            placed = {id(h) for h in self.place(hits, prepared)[:self.time_config.hits]}  # checked at their frame
+            hits = verify(hits, prepared.pictures, self.verify_config, prepared.kind)
+        hits = hits if min_score is None else [h for h in hits if h.score >= min_score]
+        return self.place(hits, prepared, skip=placed)
+
+    def place(self, hits: list[Hit], prepared: PreparedQuery, skip: set[int] = frozenset()) -> list[Hit]:
+        """The best ``time_config.hits`` hits' times refined frame-exactly (:mod:`.timing`), but for those in
+        ``skip`` (ids of hits placed already); the others keep their key-frame estimate.  A clip is placed by its
+        first frame."""
         if prepared.signatures is None:
             return hits
         first = prepared.times[0] if prepared.kind == "clip" and prepared.times else 0.0
         for hit in hits[:self.time_config.hits]:
+            if id(hit) in skip:
+                continue
             duration = self.video_durations.get(hit.video_id, 0.0)
             t = best_time(hit.video, hit.time + first, prepared.signatures, self.time_config, duration)
             if t is not None:

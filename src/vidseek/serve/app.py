@@ -70,7 +70,7 @@ def _thumbnail(live: LiveIndex, kid: int) -> bytes:
 
 def create_app(config: ServeConfig) -> FastAPI:
     live = LiveIndex(config.index, device=config.device, nprobe=config.nprobe, interval=config.reload_interval,
-                     place=not config.keyframe_times)
+                     place=not config.keyframe_times, verify=config.verify)
     pool = ThreadPoolExecutor(max_workers=max(1, config.workers), thread_name_prefix="vidseek-search")
     limit = int(config.max_upload_mb * 1024 * 1024)
 

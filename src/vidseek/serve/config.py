@@ -17,3 +17,4 @@ class ServeConfig:
     reload_interval: float = 2.0  # seconds between looks for a new committed generation (0: never)
     token: str | None = None  # every /api/ route needs it (None: no access control; see .auth)
     keyframe_times: bool = False  # the best hit keeps its key frame's time (not placed: vidseek.search.timing)
+    verify: bool = True  # doubtful answers checked with local features (vidseek.search.verify)

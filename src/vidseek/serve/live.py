@@ -21,6 +21,7 @@ import numpy as np
 from ..errors import VidseekError
 from ..search import Index
 from ..search.timing import TimeConfig
+from ..search.verify import VerifyConfig
 from ..storage import is_uri
 from ..store.layout import MANIFEST
 from ..store.remote import readable_index
@@ -63,11 +64,12 @@ def release_memory() -> None:
 
 class LiveIndex:
     def __init__(self, path: str, device: str = "auto", nprobe: int | None = None, interval: float = 2.0,
-                 place: bool = True):
+                 place: bool = True, verify: bool = True):
         self.source = str(path)  # a folder, or an s3:// URI whose local copy is brought up to date at each look
         self.path = readable_index(self.source)
         self._device, self._nprobe, self.interval = device, nprobe, interval
         self._time_config = TimeConfig() if place else TimeConfig(hits=0)  # the best hit placed frame-exactly
+        self._verify_config = VerifyConfig() if verify else VerifyConfig(hits=0)  # doubtful answers checked
         self._current = Generation.of(self._open())
         self._current.index.model  # load the network now, not on the first request
         self._stamp = self._manifest_stamp()
@@ -77,7 +79,8 @@ class LiveIndex:
         self._thread: threading.Thread | None = None
 
     def _open(self, like: Index | None = None) -> Index:
-        index = Index.open(self.path, device=self._device, nprobe=self._nprobe, time_config=self._time_config)
+        index = Index.open(self.path, device=self._device, nprobe=self._nprobe, time_config=self._time_config,
+                           verify_config=self._verify_config)
         if like is not None and like.manifest.model_dir == index.manifest.model_dir and like._model is not None:
             index._model = like._model  # the same network: shared, not loaded again
         return index

@@ -34,18 +34,25 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--time-hits", type=int, help="hits placed frame-exactly (vidseek.search.timing; 0: key-frame "
                     "times; default: the library's)")
+    ap.add_argument("--verify-hits", type=int, help="hits checked with local features when the answer is doubtful "
+                    "(vidseek.search.verify; 0: none; default: the library's)")
     args = ap.parse_args()
     index = Index.open(args.index, device="cpu")
     if args.time_hits is not None and hasattr(index, "time_config"):  # versions before the timing have none
         from dataclasses import replace
 
         index.time_config = replace(index.time_config, hits=args.time_hits)
+    if args.verify_hits is not None and hasattr(index, "verify_config"):  # versions before the verification have none
+        from dataclasses import replace
+
+        index.verify_config = replace(index.verify_config, hits=args.verify_hits)
     index.search(args.queries[0])  # loads the model
     import vidseek
 
     placed = getattr(index, "time_config", None)
     print(f"vidseek from {Path(vidseek.__file__).parent}, index {args.index} ({len(index)} key frames)"
-          + (f"; hits placed frame-exactly: {placed.hits}" if placed else ""))
+          + (f"; hits placed frame-exactly: {placed.hits}" if placed else "")
+          + (f"; hits verified when doubtful: {index.verify_config.hits}" if hasattr(index, "verify_config") else ""))
     for q in args.queries:
         times = []
         for _ in range(args.repeat):

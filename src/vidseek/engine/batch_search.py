@@ -71,7 +71,8 @@ def embed_partition(params_json: str):
                     p = index.prepare(q, flip=params["flip"])
                     vals = (q, p.kind, list(map(float, p.times)), list(p.vectors.shape),
                             np.ascontiguousarray(p.vectors, np.float32).tobytes(),
-                            np.ascontiguousarray(p.signatures, np.float32).tobytes(), _png(p.pictures), None)
+                            np.ascontiguousarray(p.signatures, np.float32).tobytes(),
+                            _png(p.pictures) if params["verify"] else None, None)
                 except VidseekError as exc:
                     vals = (q, None, None, None, None, None, None, exc.cause)
                 for name, v in zip(PREPARED_SCHEMA.names, vals):
@@ -155,7 +156,8 @@ def merge_candidates(table: pa.Table, frames: int, r: int) -> list[tuple[np.ndar
 def batch_search(index: str | os.PathLike, queries_dir: str | os.PathLike, out: str | os.PathLike, k: int = 10,
                  refine: int = 256, flip: bool = True, spark: SparkConfig = SparkConfig(),
                  min_score: float | None = None, nprobe: int | None = None,
-                 quiet: bool = False, place: bool = True, verify: bool = True) -> tuple[int, int, list[tuple[str, str]]]:
+                 quiet: bool = False, place: bool = True,
+                 verify: bool = True) -> tuple[int, int, list[tuple[str, str]]]:
     """Search every image and clip under ``queries_dir``; results (RESULT_SCHEMA) to the Parquet file ``out``;
     ``place``: the best hit of each query placed frame-exactly on the driver (:mod:`vidseek.search.timing`);
     ``verify``: doubtful answers checked with local features on the driver (:mod:`vidseek.search.verify`)."""
@@ -176,7 +178,7 @@ def batch_search(index: str | os.PathLike, queries_dir: str | os.PathLike, out: 
     work = out.with_name(f".{out.name}.work")
     work.mkdir(parents=True, exist_ok=True)
     pq_io.write_table(pa.table({"query": queries}), work / "queries.parquet")
-    params = {"index": str(index), "generation": man.generation, "flip": flip, "nprobe": nprobe,
+    params = {"index": str(index), "generation": man.generation, "flip": flip, "nprobe": nprobe, "verify": verify,
               "refine": refine, "prepared": str(work / "prepared")}
     parts = min(len(queries), 2 * session.sparkContext.defaultParallelism)
     df = session.read.parquet(str(work / "queries.parquet")).repartition(parts)

@@ -5,15 +5,15 @@ blocks move it far enough that a true copy scores under the "no match" threshold
 can score as high.  Local features decide such cases the way copy detection has long done (Douze et al. 2009):
 SIFT key points of the query and of the matched frame, matched one to one (Lowe's ratio test), then a similarity
 transform (turn, scale, shift) fitted by RANSAC.  A copy shares many points under one transform; unrelated
-pictures share a handful at most (on ``bench/accuracy.py``, at most 4 over 470 unrelated pairs on both seeds,
-against 8 or more for 85% of true pairs).  A transform that shrinks everything into one spot, or inliers
+pictures share a handful at most (on ``bench/accuracy.py``, at most 4 over 1,229 unrelated pairs on both seeds,
+against 8 or more for 77-79% of true pairs).  A transform that shrinks everything into one spot, or inliers
 bunched in a sliver of the frame, count as no match.
 
 Only doubtful answers pay for it: when the best hit scores under ``sure``, the ``hits`` best hits whose video can
-be read are checked (the frame at the hit's time, the best placed first; for a clip, the key frame that matched), in parallel threads.  A hit
-with at least ``min_inliers`` inliers is a verified copy: its score is raised to at least
-:func:`verified_score` (``floor`` at ``min_inliers``, towards 1 with more), so it passes the default threshold
-and outranks unverified look-alikes.  A hit that fails keeps its score: verification only ever adds evidence.
+be read are checked (the frame at the hit's time, the best placed first; for a clip, the key frame that
+matched), in parallel threads.  A hit with at least ``min_inliers`` inliers is a verified copy: its score is
+raised to at least :func:`verified_score` (``floor`` at ``min_inliers``, towards 1 with more), so it passes the
+default threshold and outranks unverified look-alikes.  A hit that fails keeps its score: verification only ever adds evidence.
 """
 
 from __future__ import annotations
@@ -135,19 +135,18 @@ def verify(hits: list[Hit], pictures: list[np.ndarray], config: VerifyConfig, ki
     todo = hits[: config.hits]
     if not todo or not pictures:
         return hits
-    queries: dict[int, LocalFeatures] = {}
+    queries: dict[tuple[int, bool], LocalFeatures] = {}  # (query frame, mirrored) -> its features
     for i in {h.query_frame for h in todo}:  # before the threads, which share them
-        _features(queries, i, pictures[min(i, len(pictures) - 1)], config, mirror=False)
+        _features(queries, i, pictures, config, mirror=False)
 
     def check(hit: Hit) -> int:
         frame = frame_picture(hit.video, hit.time if kind == "image" else hit.keyframe_time, config.side)
         if frame is None:
             return 0
         target = LocalFeatures(frame, config)
-        picture = pictures[min(hit.query_frame, len(pictures) - 1)]
-        n = inliers(queries[2 * hit.query_frame], target, config)
+        n = inliers(queries[hit.query_frame, False], target, config)
         if n < config.min_inliers:  # a mirrored copy: its points match the mirror image's
-            n = max(n, inliers(_features(queries, hit.query_frame, picture, config, mirror=True), target, config))
+            n = max(n, inliers(_features(queries, hit.query_frame, pictures, config, mirror=True), target, config))
         return n
 
     with ThreadPoolExecutor(max_workers=min(2, len(todo))) as pool:  # decoding and SIFT release the GIL
@@ -159,8 +158,9 @@ def verify(hits: list[Hit], pictures: list[np.ndarray], config: VerifyConfig, ki
     return sorted(hits, key=lambda h: -h.score)
 
 
-def _features(cache: dict, i: int, picture: np.ndarray, config: VerifyConfig, mirror: bool) -> LocalFeatures:
-    key = 2 * i + int(mirror)
-    if key not in cache:  # two threads may both compute it: the same value
-        cache[key] = LocalFeatures(np.ascontiguousarray(picture[:, ::-1]) if mirror else picture, config)
-    return cache[key]
+def _features(cache: dict, i: int, pictures: list[np.ndarray], config: VerifyConfig, mirror: bool) -> LocalFeatures:
+    """Query frame ``i``'s features (its mirror image's), computed once per search."""
+    if (i, mirror) not in cache:  # two threads may both compute the mirror's: the same value
+        picture = pictures[min(i, len(pictures) - 1)]
+        cache[i, mirror] = LocalFeatures(np.ascontiguousarray(picture[:, ::-1]) if mirror else picture, config)
+    return cache[i, mirror]

@@ -13,8 +13,10 @@ from PIL import Image
 
 from media import VIDEOS, all_shared_videos
 from vidseek.video import KeyframeConfig, summarise
+from vidseek.video.detector import DetectorConfig, is_dark
 
 PSD = VIDEOS / "pyscenedetect"
+EXTRA = VIDEOS.parent / "extra-videos"
 BLACK = 12.0  # mean RGB below this is a black frame (the runs the issue lists are exactly these)
 
 
@@ -86,6 +88,24 @@ def test_black_start_gives_no_black_key_frame():
     s = summary("pyscenedetect/delayed_start.mp4")
     assert cut_frames(s) == []
     assert s.keyframes and min(float(k.image.mean()) for k in s.keyframes) >= BLACK
+
+
+def test_dim_frames_with_content_are_not_black():
+    flat = np.full((54, 96, 3), 6, np.uint8)
+    credits = flat.copy()
+    credits[20:22, 10:50] = 230  # a line of white text on black: as dim on average, not flat
+    assert flat.mean() < BLACK and credits.mean() < BLACK
+    assert is_dark(flat, DetectorConfig()) and not is_dark(credits, DetectorConfig())
+    assert not is_dark(np.full((54, 96, 3), 128, np.uint8), DetectorConfig())
+
+
+def test_night_shot_and_credits_get_key_frames():
+    # nasa_13013.mp4 opens on a 5 s night shot (mean RGB about 11) and sintel.mp4 ends on 10 s of white credits on
+    # black (mean 3-6): content to find, not fades to skip
+    nasa = summarise(EXTRA / "torchcodec/nasa_13013.mp4")
+    assert min(k.time for k in nasa.keyframes) < 2.0
+    sintel = summarise(EXTRA / "threejs-workshop/sintel.mp4")
+    assert any(k.time > 42.5 for k in sintel.keyframes)
 
 
 def test_long_shot_gets_key_frames_at_most_max_gap_apart():

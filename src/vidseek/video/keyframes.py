@@ -3,12 +3,13 @@
 Per decoded frame
 1. a small copy (``detect_size`` px on the longer side) gives its HSV planes and brightness;
 2. :class:`~vidseek.video.detector.AdaptiveCutDetector` decides hard cuts from content scores;
-3. runs of black frames (mean RGB below ``dark_level``) are boundaries too: the cut is placed in
-   the middle of the run (a fade out / fade in), except at the very start or end of the video;
+3. runs of black frames (dim and flat: :func:`~vidseek.video.detector.is_dark`; a dim frame with content, a night
+   shot or credits, is not black) are boundaries too: the cut is placed in the middle of the run (a fade out /
+   fade in), except at the very start or end of the video;
 4. each shot is split into segments of at most ``max_gap`` seconds, closed early (but not before ``min_gap``)
-   when the picture drifts ``drift_threshold`` away from the segment's first frame, so key frames follow content; candidate frames are sampled
-   every ``sample_every`` seconds inside a segment, and the segment's key frame is the candidate
-   nearest its middle among the well-lit ones (never a black or half-faded frame);
+   when the picture drifts ``drift_threshold`` away from the segment's first frame, so key frames follow
+   content; candidate frames are sampled every ``sample_every`` seconds inside a segment, and the segment's key
+   frame is the candidate nearest its middle among the well-lit ones (never a black or half-faded frame);
 5. a key frame nearly identical to the previous key frame of the same shot is dropped, unless that one is
    ``keep_every`` seconds old or more (slow and still shots keep key frames every few seconds).
 
@@ -31,7 +32,7 @@ from PIL import Image
 
 from ..errors import InputError
 from .decode import DecodedFrame, VideoInfo, VideoReader
-from .detector import AdaptiveCutDetector, DetectorConfig, content_score, rgb_to_hsv
+from .detector import AdaptiveCutDetector, DetectorConfig, content_score, is_dark, rgb_to_hsv
 
 
 @dataclass(frozen=True)
@@ -277,7 +278,7 @@ class KeyframeStream:
                 raise InputError(self.path, f"gave up after {cfg.time_limit:g} s (per-file time limit)")
             small = f.thumb_rgb(cfg.detect_size)
             brightness = float(small.mean())
-            dark = brightness < cfg.detector.dark_level
+            dark = is_dark(small, cfg.detector)
             hsv = rgb_to_hsv(small)
             score = None
             if prev_hsv is not None and not dark and not prev_dark and prev_hsv.shape == hsv.shape:

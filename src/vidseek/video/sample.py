@@ -14,6 +14,7 @@ import os
 import numpy as np
 
 from .decode import VideoReader
+from .detector import is_dark
 from .keyframes import KeyframeConfig, KeyframeStream
 
 
@@ -40,7 +41,7 @@ def sample_frames(
                 if f.time in seen:
                     continue
                 seen.add(f.time)
-                if f.thumb_rgb(config.detect_size).mean() >= config.detector.dark_level:
+                if not is_dark(f.thumb_rgb(config.detect_size), config.detector):
                     images.append(f.rgb(config.analysis_size))
     if images:
         return images

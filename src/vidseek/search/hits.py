@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -16,6 +16,9 @@ class Hit:
     keyframe_time: float = 0.0
     keyframe_frame: int = 0
     query_frame: int = 0  # the query frame that matched the best key frame (a clip's; 0 for an image)
+    # an image's next best key frames in the same video at other moments, (time, frame, key frame id), best
+    # first: checked when the best key frame fails verification (the right video at the wrong moment)
+    moments: list[tuple[float, int, int]] = field(default_factory=list, repr=False)
 
     def to_json(self) -> dict:
         return {"video": self.video, "score": round(float(self.score), 6), "time": round(float(self.time), 3),

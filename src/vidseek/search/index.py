@@ -312,6 +312,10 @@ class Index:
             hits.append(self._hit(row, score))
             if len(hits) == k:
                 break
+        if hits and self.verify_config.moments:
+            cfg = self.verify_config
+            hits[0].moments = self.table.moments(rows[vids == vids[0]][1:], hits[0].keyframe_time, cfg.moments,
+                                                 cfg.moment_gap)
         return hits
 
     def search_image_vectors(self, qvecs: np.ndarray, k: int = 10, refine: int = DEFAULT_REFINE,
@@ -368,8 +372,15 @@ class Index:
         out, the best placed frame-exactly (:meth:`place`)."""
         placed: set[int] = set()
         if prepared.pictures and needs_check(hits, self.verify_config):
-            placed = {id(h) for h in self.place(hits, prepared)[:self.time_config.hits]}  # checked at their frame
-            hits = verify(hits, prepared.pictures, self.verify_config, prepared.kind)
+            first = {id(h): h.keyframe_id for h in hits[:min(self.time_config.hits, self.verify_config.hits)]}
+            placed = set(first)  # placed in their check's thread, beside the other checks
+
+            def before(hit: Hit) -> None:
+                if id(hit) in placed:
+                    self.place_one(hit, prepared)
+
+            hits = verify(hits, prepared.pictures, self.verify_config, prepared.kind, before)
+            placed = {id(h) for h in hits if first.get(id(h)) == h.keyframe_id}  # a hit moved is placed anew
         hits = hits if min_score is None else [h for h in hits if h.score >= min_score]
         return self.place(hits, prepared, skip=placed)
 
@@ -377,18 +388,21 @@ class Index:
         """The best ``time_config.hits`` hits' times refined frame-exactly (:mod:`.timing`), but for those in
         ``skip`` (ids of hits placed already); the others keep their key-frame estimate.  A clip is placed by its
         first frame."""
-        if prepared.signatures is None:
-            return hits
-        first = prepared.times[0] if prepared.kind == "clip" and prepared.times else 0.0
         for hit in hits[:self.time_config.hits]:
-            if id(hit) in skip:
-                continue
-            duration = self.video_durations.get(hit.video_id, 0.0)
-            t = best_time(hit.video, hit.time + first, prepared.signatures, self.time_config, duration)
-            if t is not None:
-                hit.time = round(max(t - first, 0.0), 6)
-                hit.frame = self.frame_at(hit.video_id, hit.time, hit.keyframe_time, hit.keyframe_frame)
+            if id(hit) not in skip:
+                self.place_one(hit, prepared)
         return hits
+
+    def place_one(self, hit: Hit, prepared: PreparedQuery) -> None:
+        """Refine ``hit``'s time frame-exactly (:func:`.timing.best_time`)."""
+        if prepared.signatures is None:
+            return
+        first = prepared.times[0] if prepared.kind == "clip" and prepared.times else 0.0
+        duration = self.video_durations.get(hit.video_id, 0.0)
+        t = best_time(hit.video, hit.time + first, prepared.signatures, self.time_config, duration)
+        if t is not None:
+            hit.time = round(max(t - first, 0.0), 6)
+            hit.frame = self.frame_at(hit.video_id, hit.time, hit.keyframe_time, hit.keyframe_frame)
 
     def search(self, query: Query, k: int = 10, refine: int = DEFAULT_REFINE, flip: bool = True,
                min_score: float | None = DEFAULT_MIN_SCORE) -> list[Hit]:

@@ -104,6 +104,19 @@ class KeyFrames:
     def keyframe_id(self, row: int) -> int:
         return keyframe_id(self.paths[int(self.video_of(row))], int(self.frame[row]))
 
+    def moments(self, rows: np.ndarray, best: float, count: int, gap: float) -> list[tuple[float, int, int]]:
+        """(time, frame, key frame id) of up to ``count`` key frames of ``rows`` (one video's, best first) at
+        least ``gap`` seconds from ``best`` and from each other: other moments of a video to check."""
+        times, out = [best], []
+        for row in rows.tolist():
+            t = round(float(self.time[row]), 6)
+            if len(out) == count:
+                break
+            if all(abs(t - u) >= gap for u in times):
+                times.append(t)
+                out.append((t, int(self.frame[row]), self.keyframe_id(row)))
+        return out
+
     def vector_bytes_resident(self) -> int:
         return sum(b.nbytes for b in self._blocks if isinstance(b, np.ndarray))
 

@@ -6,19 +6,23 @@ can score as high.  Local features decide such cases the way copy detection has 
 SIFT key points of the query and of the matched frame, matched one to one (Lowe's ratio test), then a similarity
 transform (turn, scale, shift) fitted by RANSAC.  A copy shares many points under one transform; unrelated
 pictures share a handful at most (on ``bench/accuracy.py``, at most 4 over 1,229 unrelated pairs on both seeds,
-against 8 or more for 77-79% of true pairs).  A transform that shrinks everything into one spot, or inliers
+against 6 or more for 83-85% of true pairs).  A transform that shrinks everything into one spot, or inliers
 bunched in a sliver of the frame, count as no match.
 
 Only doubtful answers pay for it: when the best hit scores under ``sure``, the ``hits`` best hits whose video can
 be read are checked (the frame at the hit's time, the best placed first; for a clip, the key frame that
 matched), in parallel threads.  A hit with at least ``min_inliers`` inliers is a verified copy: its score is
 raised to at least :func:`verified_score` (``floor`` at ``min_inliers``, towards 1 with more), so it passes the
-default threshold and outranks unverified look-alikes.  A hit that fails keeps its score: verification only ever adds evidence.
+default threshold and outranks unverified look-alikes.  A hit that fails keeps its score: verification only
+ever adds evidence.  The right video is often found at the wrong moment (a similar shot of the same scene), so
+an image's best hit also carries its video's next best key frame at another moment (``moments``); when the hit's
+own frame fails and that one verifies, the hit moves there.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -40,9 +44,11 @@ class VerifyConfig:
     features: int = 1000  # SIFT key points per picture at most
     ratio: float = 0.8  # Lowe's ratio test
     reprojection: float = 3.0  # RANSAC inlier distance (px, at ``side``)
-    min_inliers: int = 8  # inliers that make a copy
+    min_inliers: int = 6  # inliers that make a copy
     min_spread: float = 0.1  # inliers span at least this share of the frame's width and height
     floor: float = 0.6  # the score of a copy verified with ``min_inliers``
+    moments: int = 1  # an image's best hit failing: its video's next best key frames at other moments tried
+    moment_gap: float = 1.0  # seconds between the moments tried
 
 
 def small_grey(image: np.ndarray, side: int) -> np.ndarray:
@@ -127,11 +133,13 @@ def needs_check(hits: list[Hit], config: VerifyConfig) -> bool:
     return config.hits > 0 and bool(hits) and hits[0].score < config.sure
 
 
-def verify(hits: list[Hit], pictures: list[np.ndarray], config: VerifyConfig, kind: str = "image") -> list[Hit]:
+def verify(hits: list[Hit], pictures: list[np.ndarray], config: VerifyConfig, kind: str = "image",
+           before: Callable[[Hit], None] | None = None) -> list[Hit]:
     """Check the ``config.hits`` best hits and return all hits, verified scores raised, best first.  An image is
-    compared with the frame at the hit's time (frame-exact when placed already), a clip's frame that matched the
-    hit's best key frame (``hit.query_frame``) with that key frame.  Hits of videos that cannot be read are left
-    as they are."""
+    compared with the frame at the hit's time, a clip's frame that matched the hit's best key frame
+    (``hit.query_frame``) with that key frame.  ``before(hit)`` runs first in the hit's thread (placing it, so
+    that an image is checked at its exact frame while the other hits are checked beside it).  Hits of videos
+    that cannot be read are left as they are."""
     todo = hits[: config.hits]
     if not todo or not pictures:
         return hits
@@ -140,7 +148,12 @@ def verify(hits: list[Hit], pictures: list[np.ndarray], config: VerifyConfig, ki
         _features(queries, i, pictures, config, mirror=False)
 
     def check(hit: Hit) -> int:
-        frame = frame_picture(hit.video, hit.time if kind == "image" else hit.keyframe_time, config.side)
+        if before is not None:
+            before(hit)
+        return check_at(hit, hit.time if kind == "image" else hit.keyframe_time)
+
+    def check_at(hit: Hit, t: float) -> int:
+        frame = frame_picture(hit.video, t, config.side)
         if frame is None:
             return 0
         target = LocalFeatures(frame, config)
@@ -149,12 +162,25 @@ def verify(hits: list[Hit], pictures: list[np.ndarray], config: VerifyConfig, ki
             n = max(n, inliers(_features(queries, hit.query_frame, pictures, config, mirror=True), target, config))
         return n
 
-    with ThreadPoolExecutor(max_workers=min(2, len(todo))) as pool:  # decoding and SIFT release the GIL
-        found = list(pool.map(check, todo))
-    for hit, n in zip(todo, found):
-        if n >= config.min_inliers:
-            log.debug("verified %s at %.2f s: %d inliers", hit.video, hit.keyframe_time, n)
-            hit.score = max(hit.score, verified_score(n, config))
+    # other moments are checked beside the hits, in case the hit's own frame fails (on two threads, the best
+    # hit's placing and check take about as long as the rest together)
+    moments = [(hit, m) for hit in todo for m in hit.moments] if kind == "image" else []
+    with ThreadPoolExecutor(max_workers=min(2, len(todo) + len(moments))) as pool:  # decoding, SIFT: no GIL
+        found = [pool.submit(check, hit) for hit in todo]
+        at_moments = [pool.submit(check_at, hit, m[0]) for hit, m in moments]
+        found = [f.result() for f in found]
+        at_moments = [f.result() for f in at_moments]
+    for i, hit in enumerate(todo):
+        for (of, (t, frame, kf_id)), n in zip(moments, at_moments):
+            if of is hit and found[i] < config.min_inliers <= n:  # the right video at another moment: moved there
+                hit.time = hit.keyframe_time = t
+                hit.frame = hit.keyframe_frame = frame
+                hit.keyframe_id = kf_id
+                found[i] = n
+                break
+        if found[i] >= config.min_inliers:
+            log.debug("verified %s at %.2f s: %d inliers", hit.video, hit.keyframe_time, found[i])
+            hit.score = max(hit.score, verified_score(found[i], config))
     return sorted(hits, key=lambda h: -h.score)
 
 

@@ -66,7 +66,7 @@ def test_a_still_between_key_frames_is_placed_at_its_own_frame(shared_index):
 def test_an_unrelated_picture_or_an_unreadable_video_keeps_the_key_frame_time(tmp_path):
     ((t, img),) = grab_frames(BIKES, [5.0])
     sigs = query_signatures(img, None)
-    # the frame itself (within the frames compared: 15 a second), a second from where it was looked for
+    # the frame itself (within the frames the rough decode keeps: references only), a second from where it was looked for
     assert abs(best_time(str(BIKES), 4.0, sigs) - t) <= 1 / 15
     noise = np.random.default_rng(0).integers(0, 256, img.shape, dtype=np.uint8)
     assert best_time(str(BIKES), 5.0, query_signatures(noise, None)) is None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from media import VIDEOS, all_shared_videos
+from media import DATA, VIDEOS, all_shared_videos
 from vidseek.errors import InputError
 from vidseek.video import VideoReader
 
@@ -50,6 +50,23 @@ def test_avi_with_packed_b_frames_gets_increasing_times():
     assert np.all(np.diff(times) > 0)
     expected = (np.arange(len(times)) + 1) * 125 / 2997
     assert np.abs(times - expected).max() < 1e-6
+
+
+@pytest.mark.parametrize("rough", [False, True])
+def test_a_raw_stream_without_timestamps_reaches_a_time_by_decoding_forward(rough):
+    # a raw H.264 file has no timestamps and cannot seek: frames at a time (to check or place a search hit) are
+    # reached by decoding from its start, with the same times as a full decode (rough: no frame skipped)
+    path = DATA / "extra-videos/openh264/VID_1280x720_cabac_temporal_direct.264"
+    _, frames = decode_all(path)
+    with VideoReader(path) as r:
+        found = [(f.time, f.rgb(64)) for f in r.frames_at([4.0, 4.5, 9.0])]
+        assert r.errors == []
+    expected = [next(fr for fr in frames if fr[1] >= t) for t in (4.0, 4.5, 9.0)]
+    assert [t for t, _ in found] == pytest.approx([e[1] for e in expected])
+    assert all(np.array_equal(img, e[2]) for (_, img), e in zip(found, expected))
+    with VideoReader(path, rough=rough) as r:
+        between = [f.time for f in r.frames_between(9.7, 10.0)]
+    assert between == pytest.approx([t for _, t, _ in frames if 9.7 - 1e-9 <= t <= 10.0 + 1e-9])
 
 
 def test_rotation_metadata_gives_upright_frames():

@@ -379,7 +379,7 @@ class Index:
                 if id(hit) in placed:
                     self.place_one(hit, prepared)
 
-            hits = verify(hits, prepared.pictures, self.verify_config, prepared.kind, before)
+            hits = verify(hits, prepared.pictures, self.verify_config, prepared.kind, before, prepared.times)
             placed = {id(h) for h in hits if first.get(id(h)) == h.keyframe_id}  # a hit moved is placed anew
         hits = hits if min_score is None else [h for h in hits if h.score >= min_score]
         return self.place(hits, prepared, skip=placed)

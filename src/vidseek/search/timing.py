@@ -35,9 +35,11 @@ SIZE = (32, 18)  # signature width x height (16:9; other pictures are stretched 
 class TimeConfig:
     hits: int = 1  # best hits whose time is refined (each decodes a few seconds of its video; 0: none)
     span: float = 2.0  # seconds decoded either side of the key-frame time
-    fps: float = 15.0  # frames a second compared within the span
+    fps: float = 60.0  # frames a second compared within the span at most (decoding costs the same: every frame
+    # up to 60 fps, so a fast shot is placed at its exact frame for the local-feature check)
     min_match: float = 0.5  # correlation a frame needs to move the time to it
-    tie: float = 0.001  # frames this close to the best count as equal (a still shot): the one nearest the estimate wins
+    tie: float = 0.0002  # frames this close to the best count as equal (a still shot): the one nearest the estimate
+    # wins (neighbouring frames of a slow pan can differ by 0.0001: the pick is then a frame or two off)
     max_decoded: int = 900  # frames decoded at most per hit (a long run of frames before the span's first key frame)
 
 

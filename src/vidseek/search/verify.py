@@ -10,10 +10,11 @@ against 6 or more for 83-85% of true pairs).  A transform that shrinks everythin
 bunched in a sliver of the frame, count as no match.
 
 Only doubtful answers pay for it: when the best hit scores under ``sure``, the ``hits`` best hits whose video can
-be read are checked (the frame at the hit's time, the best placed first; for a clip, the key frame that
-matched), in parallel threads.  A hit with at least ``min_inliers`` inliers is a verified copy: its score is
-raised to at least :func:`verified_score` (``floor`` at ``min_inliers``, towards 1 with more), so it passes the
-default threshold and outranks unverified look-alikes.  A hit that fails keeps its score: verification only
+be read are checked (the frame at the hit's time, the best placed first; for a clip, its frame that matched the
+hit's best key frame, against the video's frame at that moment of the clip: the key frame itself is often a
+similar shot seconds away), in parallel threads.  A hit with at least ``min_inliers`` inliers is a verified
+copy: its score is raised to at least :func:`verified_score` (``floor`` at ``min_inliers``, towards 1 with
+more), so it passes the default threshold and outranks unverified look-alikes.  A hit that fails keeps its score: verification only
 ever adds evidence.  The right video is often found at the wrong moment (a similar shot of the same scene), so
 an image's best hit also carries its video's next best key frame at another moment (``moments``); when the hit's
 own frame fails and that one verifies, the hit moves there.
@@ -49,6 +50,8 @@ class VerifyConfig:
     floor: float = 0.6  # the score of a copy verified with ``min_inliers``
     moments: int = 1  # an image's best hit failing: its video's next best key frames at other moments tried
     moment_gap: float = 1.0  # seconds between the moments tried
+    clip_check: str = "aligned"  # a clip's frame is checked against the video's frame at the same moment of the
+    # clip ("aligned": the hit's start plus the frame's time in the clip) or against the key frame it matched
 
 
 def small_grey(image: np.ndarray, side: int) -> np.ndarray:
@@ -134,10 +137,11 @@ def needs_check(hits: list[Hit], config: VerifyConfig) -> bool:
 
 
 def verify(hits: list[Hit], pictures: list[np.ndarray], config: VerifyConfig, kind: str = "image",
-           before: Callable[[Hit], None] | None = None) -> list[Hit]:
+           before: Callable[[Hit], None] | None = None, times: list[float] | None = None) -> list[Hit]:
     """Check the ``config.hits`` best hits and return all hits, verified scores raised, best first.  An image is
     compared with the frame at the hit's time, a clip's frame that matched the hit's best key frame
-    (``hit.query_frame``) with that key frame.  ``before(hit)`` runs first in the hit's thread (placing it, so
+    (``hit.query_frame``, at ``times[hit.query_frame]`` in the clip) with the frame that long after the hit's start
+    (``clip_check="keyframe"``: with that key frame).  ``before(hit)`` runs first in the hit's thread (placing it, so
     that an image is checked at its exact frame while the other hits are checked beside it).  Hits of videos
     that cannot be read are left as they are."""
     todo = hits[: config.hits]
@@ -150,7 +154,11 @@ def verify(hits: list[Hit], pictures: list[np.ndarray], config: VerifyConfig, ki
     def check(hit: Hit) -> int:
         if before is not None:
             before(hit)
-        return check_at(hit, hit.time if kind == "image" else hit.keyframe_time)
+        if kind == "image":
+            return check_at(hit, hit.time)
+        if config.clip_check == "keyframe" or not times:
+            return check_at(hit, hit.keyframe_time)
+        return check_at(hit, hit.time + times[min(hit.query_frame, len(times) - 1)])
 
     def check_at(hit: Hit, t: float) -> int:
         frame = frame_picture(hit.video, t, config.side)

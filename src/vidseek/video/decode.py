@@ -33,6 +33,10 @@ from ..storage import check_object, is_uri, open_object
 
 #: how many frames the timestamp-repair window holds
 _PTS_SORT_WINDOW = 4
+#: a stream that cannot seek (a raw H.264 file) is decoded from its start to reach a time: this many frames at most
+_UNSEEKABLE_MAX_FRAMES = 1500
+#: FFmpeg's AVFMT_NOTIMESTAMPS: a format without timestamps (raw H.264, HEVC, MPEG-4 streams), which cannot seek
+_AVFMT_NOTIMESTAMPS = 0x0080
 
 # PyAV's default log level (None) drops FFmpeg's messages without a Python callback.  Never set a level:
 # with a Python log callback installed, FFmpeg's decoder threads need the GIL to log, and closing a
@@ -236,9 +240,12 @@ class VideoReader:
             self._container.close()
             self._close_source()
             raise InputError(self.path, "video stream has no picture size (unsupported or corrupt)")
+        # a format without timestamps cannot seek, nor can a file whose seek failed: it is only read forward
+        self._seekable = not (self._container.format.flags & _AVFMT_NOTIMESTAMPS)
         if rough:
             cc.options = {"skip_loop_filter": "all", "lowres": "2"}
-            cc.skip_frame = "NONREF"
+            if self._seekable:  # without timestamps, times count frames: none may be skipped
+                cc.skip_frame = "NONREF"
         if threads == 1 or (rough and threads == 0 and cc.width * cc.height <= 1280 * 720):
             self._stream.thread_type = "NONE"
         else:
@@ -374,7 +381,8 @@ class VideoReader:
         position = -math.inf  # time of the last frame decoded
         scalers: dict[tuple, VideoReformatter] = {}
         for target in times:
-            if timed is None or target < position or target - position > seek_after:
+            ahead = target - position > seek_after and self._seekable
+            if timed is None or target < position or ahead:
                 timed = self._after_seek(target, scalers)
             for frame in timed:
                 position = frame.time
@@ -394,15 +402,25 @@ class VideoReader:
                 yield frame
 
     def _after_seek(self, target: float, scalers: dict | None = None) -> Iterator[DecodedFrame]:
-        """The frames from the key frame before ``target`` on (nothing when the file cannot seek)."""
+        """The frames from the key frame before ``target`` on.  A stream that cannot seek (a raw H.264 file, no
+        index) is decoded from its start when nothing was decoded yet (``_UNSEEKABLE_MAX_FRAMES`` at most), and
+        yields nothing otherwise."""
         stream = self._stream
         tb = stream.time_base or Fraction(1, 90000)
         start = self._start_pts() or 0
         scalers = {} if scalers is None else scalers
+        if not self._seekable:
+            if self.frames_decoded == 0:
+                for i, frame in enumerate(self._frames()):
+                    if i >= _UNSEEKABLE_MAX_FRAMES:
+                        return
+                    yield frame
+            return
         try:
             self._container.seek(int(target / tb) + start, stream=stream, backward=True)
         except av.error.FFmpegError as exc:
             self.errors.append(f"seek: {_ffmpeg_cause(exc)}")
+            self._seekable = False
             return
         for frame in self._raw_frames():
             if frame.pts is None:

@@ -95,6 +95,22 @@ def test_the_right_video_at_the_wrong_moment_moves_to_the_moment_that_verifies()
     assert (alone.time, alone.score) == (1.0, 0.3)
 
 
+def test_a_clip_is_checked_at_the_frame_aligned_with_it_not_at_the_key_frame_it_matched():
+    video = str(SOURCES[1])  # bikes.mp4: the picture at 1 s and at 7 s share nothing
+    config = VerifyConfig(sure=2.0)
+    frames = grab_frames(SOURCES[1], [7.0, 7.5])
+    pictures = [small_grey(edit(img, ("crop", "jpeg"), i), config.side) for i, (_, img) in enumerate(frames)]
+    times = [0.5, 1.0]  # the query frames' times in the clip, which starts at 6.5 s in the video
+
+    def hit() -> Hit:  # the clip's second frame matched a look-alike key frame at 1 s
+        return Hit(video, 0.3, 6.5, 162, 11, 5, keyframe_time=1.0, keyframe_frame=25, query_frame=1)
+
+    (found,) = verify([hit()], pictures, config, kind="clip", times=times)  # its frame checked at 7.5 s
+    assert found.score >= config.floor and (found.time, found.keyframe_time) == (6.5, 1.0)
+    (old,) = verify([hit()], pictures, replace(config, clip_check="keyframe"), kind="clip", times=times)
+    assert old.score == 0.3
+
+
 def test_no_verify_on_the_command_line(shared_index, tmp_path):
     from PIL import Image
 

@@ -95,7 +95,12 @@ def test_dim_frames_with_content_are_not_black():
     credits = flat.copy()
     credits[20:22, 10:50] = 230  # a line of white text on black: as dim on average, not flat
     assert flat.mean() < BLACK and credits.mean() < BLACK
+    small_text = flat.copy()
+    small_text[40:41, 10:40] = 200  # a short line of small text: hardly spread (std under 16), yet bright
+    noisy = np.clip(flat + np.random.default_rng(0).normal(0, 3, flat.shape), 0, 255).astype(np.uint8)  # grain
+    assert flat.mean() < BLACK and credits.mean() < BLACK and small_text.std() < DetectorConfig().dark_contrast
     assert is_dark(flat, DetectorConfig()) and not is_dark(credits, DetectorConfig())
+    assert not is_dark(small_text, DetectorConfig()) and is_dark(noisy, DetectorConfig())
     assert not is_dark(np.full((54, 96, 3), 128, np.uint8), DetectorConfig())
 
 
@@ -106,6 +111,9 @@ def test_night_shot_and_credits_get_key_frames():
     assert min(k.time for k in nasa.keyframes) < 2.0
     sintel = summarise(EXTRA / "threejs-workshop/sintel.mp4")
     assert any(k.time > 42.5 for k in sintel.keyframes)
+    # testvideo.mp4 shows a copyright line on black for 2 s (mean RGB under 1, std 8): small text, not a fade
+    card = summarise(VIDEOS / "pyscenedetect/testvideo.mp4")
+    assert any(11.9 < k.time < 13.2 for k in card.keyframes), [round(k.time, 2) for k in card.keyframes]
 
 
 def test_long_shot_gets_key_frames_at_most_max_gap_apart():

@@ -53,16 +53,21 @@ class DetectorConfig:
     window: int = 2  # neighbours on each side
     dark_level: float = 12.0  # mean RGB below this (0..255) is a black frame ...
     dark_contrast: float = 16.0  # ... unless its grey levels spread this much (std): a night shot, credits
+    dark_highlights: float = 30.0  # ... or its brightest 0.5% stand this far above its median: small text, a light
 
 
 def is_dark(small: np.ndarray, config: DetectorConfig) -> bool:
     """A black frame (a fade, a blank between shots): dim on average and without structure.  Dim frames with
     content (a night shot, white text on black, stars) spread their grey levels far more than a fade does
-    (standard deviation over 20 on the shared videos' night shot and credits, at most 12 in their fades)."""
+    (standard deviation over 20 on the shared videos' night shot and credits, at most 12 in their fades), or,
+    when the content is small (a line of text, a dot), have highlights (the brightest 0.5% of the pixels 70-144
+    grey levels above the median in the shared videos' title and copyright cards, at most 14 in their fades)."""
     if float(small.mean()) >= config.dark_level:
         return False
     grey = small.mean(axis=2) if small.ndim == 3 else small
-    return float(grey.std()) < config.dark_contrast
+    if float(grey.std()) >= config.dark_contrast:
+        return False
+    return float(np.percentile(grey, 99.5) - np.median(grey)) < config.dark_highlights
 
 
 class AdaptiveCutDetector:

@@ -109,6 +109,13 @@ def test_a_clip_is_checked_at_the_frame_aligned_with_it_not_at_the_key_frame_it_
     assert found.score >= config.floor and (found.time, found.keyframe_time) == (6.5, 1.0)
     (old,) = verify([hit()], pictures, replace(config, clip_check="keyframe"), kind="clip", times=times)
     assert old.score == 0.3
+    # the matched frame fails (a picture from 1 s: unlike the video at 7.5 s); the clip's first frame verifies
+    (_, other), = grab_frames(SOURCES[1], [1.0])
+    mixed = [pictures[0], small_grey(edit(other, ("crop", "jpeg"), 2), config.side)]
+    (found,) = verify([hit()], mixed, config, kind="clip", times=times)
+    assert found.score >= config.floor
+    (alone,) = verify([hit()], mixed, replace(config, clip_frames=1), kind="clip", times=times)
+    assert alone.score == 0.3
 
 
 def test_no_verify_on_the_command_line(shared_index, tmp_path):

@@ -17,7 +17,8 @@ copy: its score is raised to at least :func:`verified_score` (``floor`` at ``min
 more), so it passes the default threshold and outranks unverified look-alikes.  A hit that fails keeps its score: verification only
 ever adds evidence.  The right video is often found at the wrong moment (a similar shot of the same scene), so
 an image's best hit also carries its video's next best key frame at another moment (``moments``); when the hit's
-own frame fails and that one verifies, the hit moves there.
+own frame fails and that one verifies, the hit moves there.  A clip's best hit whose matched frame fails is
+checked again with the clip's first (or last) frame, at its aligned moment (``clip_frames``).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class VerifyConfig:
     moment_gap: float = 1.0  # seconds between the moments tried
     clip_check: str = "aligned"  # a clip's frame is checked against the video's frame at the same moment of the
     # clip ("aligned": the hit's start plus the frame's time in the clip) or against the key frame it matched
+    clip_frames: int = 2  # a clip's best hit failing: its first query frame (its last, if that one matched) tried
 
 
 def small_grey(image: np.ndarray, side: int) -> np.ndarray:
@@ -158,16 +160,23 @@ def verify(hits: list[Hit], pictures: list[np.ndarray], config: VerifyConfig, ki
             return check_at(hit, hit.time)
         if config.clip_check == "keyframe" or not times:
             return check_at(hit, hit.keyframe_time)
-        return check_at(hit, hit.time + times[min(hit.query_frame, len(times) - 1)])
+        n = 0
+        for i in _clip_frames(hit.query_frame, len(times), config.clip_frames if hit is todo[0] else 1):
+            n = max(n, check_at(hit, hit.time + times[i], i))
+            if n >= config.min_inliers:
+                break
+        return n
 
-    def check_at(hit: Hit, t: float) -> int:
+    def check_at(hit: Hit, t: float, i: int | None = None) -> int:
+        """Inliers between query frame ``i`` (the hit's ``query_frame``) and the hit's video at ``t``."""
+        i = hit.query_frame if i is None else i
         frame = frame_picture(hit.video, t, config.side)
         if frame is None:
             return 0
         target = LocalFeatures(frame, config)
-        n = inliers(queries[hit.query_frame, False], target, config)
+        n = inliers(_features(queries, i, pictures, config, mirror=False), target, config)
         if n < config.min_inliers:  # a mirrored copy: its points match the mirror image's
-            n = max(n, inliers(_features(queries, hit.query_frame, pictures, config, mirror=True), target, config))
+            n = max(n, inliers(_features(queries, i, pictures, config, mirror=True), target, config))
         return n
 
     # other moments are checked beside the hits, in case the hit's own frame fails (on two threads, the best
@@ -190,6 +199,14 @@ def verify(hits: list[Hit], pictures: list[np.ndarray], config: VerifyConfig, ki
             log.debug("verified %s at %.2f s: %d inliers", hit.video, hit.keyframe_time, found[i])
             hit.score = max(hit.score, verified_score(found[i], config))
     return sorted(hits, key=lambda h: -h.score)
+
+
+def _clip_frames(matched: int, count: int, most: int) -> list[int]:
+    """The query frames a clip's hit is checked with, in order: the one that matched, then the first (the last
+    when the first matched): far apart in the clip, so a wrong offset or a changing shot spares one of them."""
+    matched = min(matched, count - 1)
+    other = count - 1 if matched == 0 else 0
+    return [matched] if most < 2 or other == matched else [matched, other]
 
 
 def _features(cache: dict, i: int, pictures: list[np.ndarray], config: VerifyConfig, mirror: bool) -> LocalFeatures:

@@ -14,11 +14,12 @@ be read are checked (the frame at the hit's time, the best placed first; for a c
 hit's best key frame, against the video's frame at that moment of the clip: the key frame itself is often a
 similar shot seconds away), in parallel threads.  A hit with at least ``min_inliers`` inliers is a verified
 copy: its score is raised to at least :func:`verified_score` (``floor`` at ``min_inliers``, towards 1 with
-more), so it passes the default threshold and outranks unverified look-alikes.  A hit that fails keeps its score: verification only
-ever adds evidence.  The right video is often found at the wrong moment (a similar shot of the same scene), so
-an image's best hit also carries its video's next best key frame at another moment (``moments``); when the hit's
-own frame fails and that one verifies, the hit moves there.  A clip's best hit whose matched frame fails is
-checked again with the clip's first (or last) frame, at its aligned moment (``clip_frames``).
+more), so it passes the default threshold and outranks unverified look-alikes.  A hit that fails keeps its
+score: verification only ever adds evidence.  The right video is often found at the wrong moment (a similar
+shot of the same scene), so an image's best hit also carries its video's next best key frame at another moment
+(``moments``); when the hit's own frame fails and that one verifies, the hit moves there.  A clip's best hit
+whose matched frame fails is checked again with the clip's first (or last) frame, at its aligned moment
+(``clip_frames``).
 """
 
 from __future__ import annotations
@@ -142,10 +143,10 @@ def verify(hits: list[Hit], pictures: list[np.ndarray], config: VerifyConfig, ki
            before: Callable[[Hit], None] | None = None, times: list[float] | None = None) -> list[Hit]:
     """Check the ``config.hits`` best hits and return all hits, verified scores raised, best first.  An image is
     compared with the frame at the hit's time, a clip's frame that matched the hit's best key frame
-    (``hit.query_frame``, at ``times[hit.query_frame]`` in the clip) with the frame that long after the hit's start
-    (``clip_check="keyframe"``: with that key frame).  ``before(hit)`` runs first in the hit's thread (placing it, so
-    that an image is checked at its exact frame while the other hits are checked beside it).  Hits of videos
-    that cannot be read are left as they are."""
+    (``hit.query_frame``, at ``times[hit.query_frame]`` in the clip) with the frame that long after the hit's
+    start (``clip_check="keyframe"``: with that key frame).  ``before(hit)`` runs first in the hit's thread
+    (placing it, so that an image is checked at its exact frame while the other hits are checked beside it).
+    Hits of videos that cannot be read are left as they are."""
     todo = hits[: config.hits]
     if not todo or not pictures:
         return hits

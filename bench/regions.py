@@ -29,6 +29,7 @@ from PIL import Image  # noqa: E402
 from vidseek.errors import VidseekError  # noqa: E402
 from vidseek.eval.shared_split import SharedSplit  # noqa: E402
 from vidseek.features import augment  # noqa: E402
+from vidseek.search.regions import _iou as iou  # noqa: E402
 from vidseek.search.regions import content_regions  # noqa: E402
 from vidseek.video.decode import VideoReader  # noqa: E402
 
@@ -54,13 +55,6 @@ def pictures(data: Path) -> list[np.ndarray]:
         if p.suffix.lower() in (".png", ".jpg") and "corrupt" not in p.name:
             out.append(np.asarray(Image.open(p).convert("RGB")))
     return out
-
-
-def iou(a, b) -> float:
-    t, bo, l, r = max(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), min(a[3], b[3])
-    inter = max(0, bo - t) * max(0, r - l)
-    union = (a[1] - a[0]) * (a[3] - a[2]) + (b[1] - b[0]) * (b[3] - b[2]) - inter
-    return inter / union if union else 0.0
 
 
 def ground(kind: str, rng, h: int, w: int, stills: list, frames: list) -> np.ndarray:

@@ -134,10 +134,11 @@ def find_inset(image: np.ndarray, weak: bool = True) -> tuple[int, int, int, int
     rgb, scale = _small(image, INSET_SIDE, "RGB")
     # cumulative edge counts of rows ((h + 1, w): row b is the line between rows b-1 and b; 0 and h are the
     # borders) and of columns
-    strong = [_cumulative(_side_edges(a, weak=False)) for a in (rgb, rgb.transpose(1, 0, 2))]
+    steps = [_steps(rgb), _steps(rgb.transpose(1, 0, 2))]
+    strong = [_cumulative(_side_edges(s, weak=False)) for s in steps]
     box = _best_rectangle(strong, [strong], borders=2)
     if box is None and weak:
-        faint = [_cumulative(_side_edges(a, weak=True)) for a in (rgb, rgb.transpose(1, 0, 2))]
+        faint = [_cumulative(_side_edges(s, weak=True)) for s in steps]
         box = _best_rectangle(faint, [strong, faint], borders=WEAK_BORDERS)
     return None if box is None else _to_pixels(box, scale, image.shape)
 
@@ -196,16 +197,22 @@ def _to_pixels(box, scale: float, shape) -> tuple[int, int, int, int]:
             max(0, int(np.floor(l / scale))), min(w, int(np.ceil(r / scale))))
 
 
-def _side_edges(rgb: np.ndarray, weak: bool) -> np.ndarray:
-    """(h + 1, w) booleans: is the line above row b a sharp colour step at column x (borders: True).  A step
-    is a thin maximum across the lines, at least ``EDGE_STEP`` and in the picture's top ``STEP_PERCENTILE``
-    (``weak``: at least ``WEAK_STEP`` and ``WEAK_RATIO`` times the steps 3-6 lines away on either side)."""
-    h, w = rgb.shape[:2]
+def _steps(rgb: np.ndarray) -> np.ndarray:
+    """(h + 1, w): the colour step across the line above row b at column x, on a copy smoothed along the rows
+    (summed over channels; rows b - 2 and b + 1 compared)."""
+    h = rgb.shape[0]
     k = 5
     c = np.cumsum(np.pad(rgb, ((0, 0), (k // 2 + 1, k // 2), (0, 0)), mode="edge"), axis=1)
     smooth = (c[:, k:] - c[:, :-k]) / k  # (h, w, 3): smoothed along the row
     pad = np.pad(smooth, ((2, 2), (0, 0), (0, 0)), mode="edge")
-    step = np.abs(pad[3:] - pad[: h + 1]).sum(axis=2)  # (h + 1, w): line b, rows b - 2 to b + 1
+    return np.abs(pad[3:] - pad[: h + 1]).sum(axis=2)
+
+
+def _side_edges(step: np.ndarray, weak: bool) -> np.ndarray:
+    """(h + 1, w) booleans from :func:`_steps`: is the line above row b a sharp colour step at column x (borders:
+    True).  A step is a thin maximum across the lines, at least ``EDGE_STEP`` and in the picture's top
+    ``STEP_PERCENTILE`` (``weak``: at least ``WEAK_STEP`` and ``WEAK_RATIO`` times the steps 3-6 lines away on
+    either side)."""
     up = np.pad(step, ((1, 1), (0, 0)))
     if weak:
         threshold = np.maximum(WEAK_STEP, WEAK_RATIO * _neighbourhood(step, 3, 6))

@@ -95,3 +95,18 @@ def test_keyframe_times_turns_the_placing_off_in_search_and_serve(shared_index, 
     for off in (False, True):
         app = create_app(ServeConfig(index=str(shared_index), device="cpu", keyframe_times=off, reload_interval=0))
         assert app.state.live.current().index.time_config.hits == (0 if off else 1)
+
+
+def test_the_frame_placed_on_is_the_frame_decoded_there():
+    """``best_frame`` hands back the frame it placed on (spares the local-feature check a seek): the picture a
+    fresh decode at that time gives, not a neighbour (H.264: decoded without deblocking, nearly the same)."""
+    from vidseek.search.timing import best_frame
+    from vidseek.search.verify import frame_picture, grey_picture
+
+    ((t, img),) = grab_frames(BIKES, [4.2])
+    found_t, frame = best_frame(str(BIKES), 4.0, query_signatures(img, None))
+    assert abs(found_t - t) <= 1 / 15 and frame is not None
+    kept, fresh = grey_picture(frame, 360), frame_picture(str(BIKES), found_t, 360)
+    before = frame_picture(str(BIKES), found_t - 0.2, 360)
+    assert kept.shape == fresh.shape
+    assert np.abs(kept.astype(int) - fresh).mean() < 2 < np.abs(before.astype(int) - fresh).mean()

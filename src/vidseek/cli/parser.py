@@ -247,7 +247,8 @@ def _search(sub, common) -> None:
     p.add_argument("--json", dest="format", action="store_const", const="json", help="same as --format json")
     p.add_argument("--refine", type=int, default=DEFAULT_REFINE, metavar="R",
                    help="re-rank the best R key frames by exact similarity (default: %(default)s; 0: PQ distances only)")
-    p.add_argument("--no-flip", action="store_true", help="do not also search the mirror image of each query")
+    p.add_argument("--no-flip", action="store_true",
+                   help="do not also search the mirror image of a query whose answer is doubtful (best score under 0.7)")
     _nprobe(p)
     _keyframe_times(p)
     _no_verify(p)

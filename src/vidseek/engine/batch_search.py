@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import replace
 from pathlib import Path
 from typing import Iterator
 
@@ -117,6 +116,7 @@ def shard_task(part: int, params_json: str) -> Iterator[bytes]:
     cols = {f.name: [] for f in CANDIDATE_SCHEMA}
     for q, kind, shape, raw in zip(*(prepared.column(c).to_pylist() for c in ("query", "kind", "shape", "vectors"))):
         vecs = np.frombuffer(raw, np.float32).reshape(shape)
+        vecs = vecs[:, :-1] if params.get("variants") == "first" and params["flip"] else vecs  # the mirror is last
         r = params["r"] if kind == "image" else params["r_clip"]
         for i, (rows, scores, dist, ids) in enumerate(index.scored_candidates(vecs, r, rerank=params["refine"] > 0)):
             score_of = dict(zip(rows.tolist(), scores.tolist()))
@@ -206,22 +206,45 @@ def batch_search(index: str | os.PathLike, queries_dir: str | os.PathLike, out: 
 
 def _search_rounds(session, params: dict, prepared: pa.Table, driver, shards: int, k: int, refine: int,
                    quiet: bool) -> dict[str, list]:
-    """Shard jobs until every query is answered: a picture whose candidates hold fewer than ``k`` videos is
-    searched again with four times as many, as :meth:`vidseek.search.Index.search_image_vectors` does."""
-    from ..search.clips import clip_depth
+    """Every query answered as :meth:`vidseek.search.Index.rank` answers it: first without its mirror variant,
+    then, for the queries whose answer is doubtful (:meth:`vidseek.search.Index.sure`), with it."""
     from ..search.index import PreparedQuery
     from ..search.timing import SIZE
 
     ok = prepared.filter(pc.is_null(prepared.column("error")))
     todo = {q: PreparedQuery(kind, times, np.frombuffer(v, np.float32).reshape(shape),
-                             np.frombuffer(sig, np.float32).reshape(-1, SIZE[0] * SIZE[1]), _unpng(pics))
+                             np.frombuffer(sig, np.float32).reshape(-1, SIZE[0] * SIZE[1]), _unpng(pics),
+                             flipped=params["flip"])
             for q, kind, times, shape, v, sig, pics in zip(*(ok.column(c).to_pylist() for c in (
                 "query", "kind", "times", "shape", "vectors", "signatures", "pictures")))}
     results: dict[str, list] = {}
-    r, n, first = max(refine, 10 * k), len(driver), True
+    if params["flip"]:
+        first = _stage(session, params, {q: p.first() for q, p in todo.items()}, driver, shards, k, refine, quiet,
+                       "first", everyone=True)
+        for q, hits in first.items():
+            if driver.sure(hits):
+                results[q] = driver.finish(hits, todo[q].first(), None)  # verified and placed once answered
+        todo = {q: p for q, p in todo.items() if q not in results}
+    for q, hits in _stage(session, params, todo, driver, shards, k, refine, quiet, "all",
+                          everyone=not params["flip"]).items():
+        results[q] = driver.finish(hits, todo[q], None)
+    return results
+
+
+def _stage(session, params: dict, todo: dict, driver, shards: int, k: int, refine: int, quiet: bool,
+           variants: str, everyone: bool) -> dict[str, list]:
+    """Shard jobs until every query of ``todo`` is ranked (not verified nor placed) with its ``variants``
+    ("first": all but the mirror; ``everyone``: ``todo`` is every query, which the shards then need not be
+    told): a picture whose candidates hold fewer than ``k`` videos is searched again
+    with four times as many, as :meth:`vidseek.search.Index.search_image_vectors` does."""
+    from ..search.clips import clip_depth
+
+    results: dict[str, list] = {}
+    r, n, first = max(refine, 10 * k), len(driver), everyone
     r_clip = clip_depth(refine, k)
     while todo:
-        pj = json.dumps({**params, "r": r, "r_clip": r_clip, "only": None if first else sorted(todo)})
+        pj = json.dumps({**params, "r": r, "r_clip": r_clip, "variants": variants,
+                         "only": None if first else sorted(todo)})
         with job_progress(session, f"search {shards} shard(s), {len(todo)} queries", unit="shard", quiet=quiet):
             blobs = session.sparkContext.parallelize(range(shards), max(shards, 1)).flatMap(
                 lambda i: shard_task(i, pj)).collect()
@@ -233,11 +256,11 @@ def _search_rounds(session, params: dict, prepared: pa.Table, driver, shards: in
             lo, hi = np.searchsorted(queries, q, "left"), np.searchsorted(queries, q, "right")
             found = merge_candidates(cands.slice(lo, hi - lo), prep.vectors.shape[0],
                                      r if prep.kind == "image" else r_clip)
-            hits = driver.rank(replace(prep, signatures=None, pictures=None), k, refine, None, found=found)
+            hits = driver.ranked(prep, k, refine, found=found)
             if prep.kind == "image" and len(hits) < min(k, len(driver.video_paths)) and r < n:
                 again[q] = prep
             else:
-                results[q] = driver.finish(hits, prep, None)  # verified and placed once answered
+                results[q] = hits
         todo, r, first = again, r * 4, False
     return results
 

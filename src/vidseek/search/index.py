@@ -4,8 +4,9 @@
     >>> idx.search("query.jpg", k=5)   # a path (image or clip), a PIL image, an RGB array or encoded bytes
     [Hit(video='/data/a.mp4', score=0.93, time=12.4, frame=310, ...), ...]
 
-Ranking: the query is embedded with the index's model in a few variants (its mirror image: flipped copies are
-common; and its content region, when bars or a background surround it: :mod:`.regions`).  ADC over the PQ codes
+Ranking: the query is embedded with the index's model in a few variants (its content region, when bars or a
+background surround it: :mod:`.regions`; and its mirror image, flipped copies being common, searched only when the
+others leave the answer under the "sure" level: :mod:`.prepared`).  ADC over the PQ codes
 gives the top ``refine`` key frames per variant, re-ranked by exact cosine similarity with the stored float16
 vectors (a small collection is searched exactly); ``refine=0`` ranks by the PQ distances alone.  Similarities are
 turned into calibrated scores against a background sample of the collection (:mod:`.scoring`), so that one
@@ -25,7 +26,6 @@ from __future__ import annotations
 import os
 import statistics
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -39,27 +39,16 @@ from ..store.thumbs import Thumbnails
 from .clips import CLIP_NPROBE_SHARE, clip_depth, clip_top
 from .engines import FlatEngine, IVFEngine
 from .hits import Hit, hits_json  # noqa: F401 - hits_json is part of this module's interface
-from .query import Query, read_query
+from .prepared import PreparedQuery, QueryPreparation  # noqa: F401 - PreparedQuery is part of this interface
+from .query import Query
 from .scoring import DEFAULT_MIN_SCORE, Background, ScoreConfig, normalise
 from .settings import DEFAULT_REFINE
 from .table import load_keyframes
-from .timing import TimeConfig, best_time, query_signatures
-from .verify import VerifyConfig, needs_check, small_grey, verify
+from .timing import TimeConfig, best_frame
+from .verify import VerifyConfig, grey_picture, needs_check, verify
 
 
-@dataclass
-class PreparedQuery:
-    """A query read and embedded: (frames, variants, d) vectors; variants are the whole picture, its mirror
-    image and, when one is found, the content region (and its mirror)."""
-
-    kind: str  # "image" | "clip"
-    times: list[float]
-    vectors: np.ndarray
-    signatures: np.ndarray | None = None  # of the first frame, to place hits frame-exactly (:mod:`.timing`)
-    pictures: list[np.ndarray] | None = None  # each frame small and grey, to verify doubtful hits (:mod:`.verify`)
-
-
-class Index:
+class Index(QueryPreparation):
     """A read-only view of one index generation: codes in a search engine (flat or inverted file, see
     :mod:`.engines`), per key frame a few bytes (:mod:`.table`), vectors read from disk when needed."""
 
@@ -185,42 +174,6 @@ class Index:
         t = self.table
         return (self.engine.resident_bytes() + t.video.nbytes + t.time.nbytes + t.frame.nbytes + self._levels.nbytes
                 + t.vector_bytes_resident())
-
-    # -- query embedding -------------------------------------------------------------------
-    def embed_images(self, images: list[np.ndarray], flip: bool = True, regions: bool = True,
-                     boxes: list | None = None) -> np.ndarray:
-        """(n, variants, d): each image and its mirror (``flip``), and its content region (``regions``: flat
-        borders or an inset cut out, see :mod:`.regions`; ``boxes``: found already, :func:`.regions.query_boxes`).
-        A clip's region is found once for all its frames (:func:`.regions.clip_region`); its frames are then
-        searched whole (unmirrored) and by the region and its mirror: the region is what the clip shows.  Images
-        with fewer variants repeat their first rows, so every image has the same number."""
-        from .regions import crop, query_boxes, query_views
-
-        clip = len(images) > 2
-        boxes = query_boxes(images, regions) if boxes is None else boxes
-        batch, slots = [], []
-        for im, box in zip(images, boxes):
-            views = query_views(im, crop(im, box) if box else None, flip, clip)
-            slots.append(list(range(len(batch), len(batch) + len(views))))
-            batch += views
-        n_var = max(len(sl) for sl in slots)
-        v = self.model.embed(batch)
-        return np.stack([v[sl + [sl[i % len(sl)] for i in range(len(sl), n_var)]] for sl in slots])
-
-    def prepare(self, query: Query, flip: bool = True, regions: bool = True) -> PreparedQuery:
-        """Read and embed a query (the costly part of a search; :meth:`rank` is the rest)."""
-        from .regions import crop, query_boxes
-
-        images, times, kind = self.query_frames(query)
-        boxes = query_boxes(images, regions)
-        first = images[0]
-        sigs = query_signatures(first, crop(first, boxes[0]) if boxes[0] else None)
-        pictures = [small_grey(im, self.verify_config.side) for im in images] if self.verify_config.hits else None
-        return PreparedQuery(kind, times, self.embed_images(images, flip=flip, boxes=boxes), sigs, pictures)
-
-    def query_frames(self, query: Query) -> tuple[list[np.ndarray], list[float], str]:
-        """Decode a query: (images, their times in the query, 'image' | 'clip')."""
-        return read_query(query)
 
     # -- ranking ---------------------------------------------------------------------------
     def candidates(self, qvecs: np.ndarray, r: int, rerank: bool = True) -> tuple[np.ndarray, np.ndarray]:
@@ -358,14 +311,28 @@ class Index:
     def rank(self, prepared: PreparedQuery, k: int = 10, refine: int = DEFAULT_REFINE,
              min_score: float | None = DEFAULT_MIN_SCORE, found: list | None = None) -> list[Hit]:
         """Results of a prepared query: best video first, one entry per video, none below ``min_score``;
-        ``found``: per query frame its candidates (rows, scores, best first), when found elsewhere."""
+        ``found``: per query frame its candidates (rows, scores, best first), when found elsewhere.  The mirror
+        variant is searched only when the others leave the answer doubtful (:meth:`sure`)."""
         if len(self) == 0:
             return []
+        if prepared.flipped and found is None:
+            first = prepared.first()
+            hits = self.ranked(first, k, refine)
+            if self.sure(hits):
+                return self.finish(hits, first, min_score)
+            prepared = prepared.complete()
+        return self.finish(self.ranked(prepared, k, refine, found), prepared, min_score)
+
+    def ranked(self, prepared: PreparedQuery, k: int, refine: int, found: list | None = None) -> list[Hit]:
+        """All variants of a prepared query searched: hits best first, neither verified nor placed."""
         if prepared.kind == "image":
-            hits = self.search_image_vectors(prepared.vectors[0], k, refine, found[0] if found else None)
-        else:
-            hits = self.search_clip_vectors(prepared.vectors, prepared.times, k, refine, found)
-        return self.finish(hits, prepared, min_score)
+            return self.search_image_vectors(prepared.vectors[0], k, refine, found[0] if found else None)
+        return self.search_clip_vectors(prepared.vectors, prepared.times, k, refine, found)
+
+    def sure(self, hits: list[Hit]) -> bool:
+        """The best hit scores ``verify_config.sure``: it is neither checked with local features nor searched
+        for as a mirror image."""
+        return bool(hits) and hits[0].score >= self.verify_config.sure
 
     def finish(self, hits: list[Hit], prepared: PreparedQuery, min_score: float | None) -> list[Hit]:
         """Ranked hits -> the answer: doubtful hits verified (:mod:`.verify`), those under ``min_score`` left
@@ -375,9 +342,10 @@ class Index:
             first = {id(h): h.keyframe_id for h in hits[:min(self.time_config.hits, self.verify_config.hits)]}
             placed = set(first)  # placed in their check's thread, beside the other checks
 
-            def before(hit: Hit) -> None:
+            def before(hit: Hit) -> tuple[float, np.ndarray] | None:
                 if id(hit) in placed:
-                    self.place_one(hit, prepared)
+                    return self.place_one(hit, prepared, picture=True)
+                return None
 
             hits = verify(hits, prepared.pictures, self.verify_config, prepared.kind, before, prepared.times)
             placed = {id(h) for h in hits if first.get(id(h)) == h.keyframe_id}  # a hit moved is placed anew
@@ -393,16 +361,24 @@ class Index:
                 self.place_one(hit, prepared)
         return hits
 
-    def place_one(self, hit: Hit, prepared: PreparedQuery) -> None:
-        """Refine ``hit``'s time frame-exactly (:func:`.timing.best_time`)."""
+    def place_one(self, hit: Hit, prepared: PreparedQuery, picture: bool = False) -> tuple[float, np.ndarray] | None:
+        """Refine ``hit``'s time frame-exactly (:func:`.timing.best_frame`); ``picture``: also return the time
+        (s, in the video) and the small grey picture (:func:`.verify.frame_picture`) of the frame placed on, when
+        it was kept and decoded at least that large."""
         if prepared.signatures is None:
-            return
+            return None
         first = prepared.times[0] if prepared.kind == "clip" and prepared.times else 0.0
         duration = self.video_durations.get(hit.video_id, 0.0)
-        t = best_time(hit.video, hit.time + first, prepared.signatures, self.time_config, duration)
-        if t is not None:
-            hit.time = round(max(t - first, 0.0), 6)
-            hit.frame = self.frame_at(hit.video_id, hit.time, hit.keyframe_time, hit.keyframe_frame)
+        found = best_frame(hit.video, hit.time + first, prepared.signatures, self.time_config, duration)
+        if found is None:
+            return None
+        t, frame = found
+        hit.time = round(max(t - first, 0.0), 6)
+        hit.frame = self.frame_at(hit.video_id, hit.time, hit.keyframe_time, hit.keyframe_frame)
+        side = self.verify_config.side
+        if not picture or frame is None or max(frame.size) < side:  # decoded small (``rough``): not comparable
+            return None
+        return t, grey_picture(frame, side)
 
     def search(self, query: Query, k: int = 10, refine: int = DEFAULT_REFINE, flip: bool = True,
                min_score: float | None = DEFAULT_MIN_SCORE) -> list[Hit]:
@@ -418,7 +394,7 @@ class Index:
         """Like :meth:`search`, also saying how the query was read: ``'image'`` or ``'clip'``."""
         if len(self) == 0:
             return [], self.query_frames(query)[2]
-        prepared = self.prepare(query, flip=flip)
+        prepared = self.prepare(query, flip=flip, lazy=True)
         return self.rank(prepared, k, refine, min_score), prepared.kind
 
     # -- thumbnails (for the web page) -----------------------------------------------------

@@ -287,13 +287,14 @@ def query_boxes(images: list[np.ndarray], regions: bool = True) -> list:
     return [next(iter(content_regions(im)), None) for im in images]
 
 
-def query_views(image: np.ndarray, region: np.ndarray | None, flip: bool, clip: bool) -> list[np.ndarray]:
-    """What one query picture is searched as: itself and its mirror; with a region, a still adds the region
-    (its mirror gained nothing on bench/accuracy.py: the whole picture's mirror finds mirrored copies) and a
-    clip frame is the whole frame, the region and the region's mirror."""
+def query_views(image: np.ndarray, region: np.ndarray | None, flip: bool, clip: bool
+                ) -> tuple[list[np.ndarray], np.ndarray | None]:
+    """What one query picture is searched as: (views, mirror view or None).  The views are the picture and, with
+    a region, the region; the mirror view (``flip``) is the picture's mirror, or a clip frame's region's mirror:
+    the region is what the clip shows (the region's mirror gained nothing for a still on bench/accuracy.py: the
+    whole picture's mirror finds mirrored copies)."""
     mirror = lambda a: np.ascontiguousarray(a[:, ::-1])  # noqa: E731
-    if region is None:
-        return [image, mirror(image)] if flip else [image]
+    views = [image] if region is None else [image, region]
     if not flip:
-        return [image, region]
-    return [image, region, mirror(region)] if clip else [image, mirror(image), region]
+        return views, None
+    return views, mirror(region if clip and region is not None else image)

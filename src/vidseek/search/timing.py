@@ -65,9 +65,18 @@ def best_time(path: str, around: float, signatures: np.ndarray, config: TimeConf
               duration: float | None = None) -> float | None:
     """The time (s) in ``path`` within ``config.span`` of ``around`` whose frame is most like the query, or None
     when no frame correlates ``config.min_match`` or the video cannot be read here."""
+    found = best_frame(path, around, signatures, config, duration)
+    return None if found is None else found[0]
+
+
+def best_frame(path: str, around: float, signatures: np.ndarray, config: TimeConfig = TimeConfig(),
+               duration: float | None = None) -> tuple[float, DecodedFrame | None] | None:
+    """As :func:`best_time`, with the frame at that time: decoded once, it spares whoever looks at it next (the
+    local-feature check) a seek.  The frames tied with the best so far are kept while decoding (``KEPT`` at most,
+    those nearest ``around``); None in place of the frame when the one chosen was not among them."""
     lo = max(0.0, around - config.span)
     hi = around + config.span if not duration else min(duration, around + config.span)
-    times, sigs = [], []
+    times, sims, kept = [], [], {}
     try:
         with VideoReader(path, rough=True) as reader:
             for f in reader.frames_between(lo, hi):
@@ -75,17 +84,36 @@ def best_time(path: str, around: float, signatures: np.ndarray, config: TimeConf
                     break
                 if not times or f.time >= times[-1] + 1.0 / config.fps - 1e-6:
                     times.append(f.time)
-                    sigs.append(frame_signature(f))
+                    sims.append(float((signatures @ frame_signature(f)).max()))
+                    _keep_ties(kept, f, len(times) - 1, times, sims, config.tie, around)
     except (VidseekError, OSError) as exc:  # moved, deleted, unreadable here: the key frame's time stays
         log.debug("time of a hit in %s not refined: %s", path, exc)
         return None
-    if not sigs:
+    if not sims:
         return None
-    sim = (np.stack(sigs) @ signatures.T).max(axis=1)
+    sim = np.asarray(sims)
     if sim.max() < config.min_match:
         return None
     near = np.flatnonzero(sim >= sim.max() - config.tie)
-    return times[int(near[np.argmin(np.abs(np.asarray(times)[near] - around))])]
+    best = int(near[np.argmin(np.abs(np.asarray(times)[near] - around))])
+    return times[best], kept.get(best)
+
+
+KEPT = 4  # frames tied with the best kept while decoding (:func:`best_frame`)
+
+
+def _keep_ties(kept: dict, frame: DecodedFrame, i: int, times: list[float], sims: list[float], tie: float,
+               around: float) -> None:
+    """Frame ``i`` kept if it ties with the best so far; those that no longer tie let go, and the farthest from
+    ``around`` beyond ``KEPT``."""
+    top = max(sims)
+    if sims[i] < top - tie:
+        return
+    kept[i] = frame
+    for j in [j for j in kept if sims[j] < top - tie]:
+        del kept[j]
+    while len(kept) > KEPT:
+        del kept[max(kept, key=lambda j: abs(times[j] - around))]
 
 
 def frame_signature(frame: DecodedFrame) -> np.ndarray:

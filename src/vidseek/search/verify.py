@@ -33,7 +33,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import VidseekError
-from ..video.decode import VideoReader
+from ..video.decode import DecodedFrame, VideoReader
 from .hits import Hit
 
 log = logging.getLogger(__name__)
@@ -124,12 +124,17 @@ def verified_score(n: int, config: VerifyConfig) -> float:
     return config.floor + (1.0 - config.floor) * (1.0 - config.min_inliers / max(n, config.min_inliers))
 
 
+def grey_picture(frame: DecodedFrame, side: int) -> np.ndarray:
+    """A decoded frame as compared here: grey, upright, longer side ``side``."""
+    return small_grey(frame.rgb(side), side)
+
+
 def frame_picture(path: str, t: float, side: int) -> np.ndarray | None:
     """The grey frame of ``path`` at ``t`` seconds (upright, longer side ``side``), None if it cannot be read."""
     try:
         with VideoReader(path) as reader:
             for frame in reader.frames_at([max(0.0, t - 1e-3)]):
-                return small_grey(frame.rgb(side), side)
+                return grey_picture(frame, side)
     except (VidseekError, OSError) as exc:
         log.debug("hit in %s not verified: %s", path, exc)
     return None
@@ -140,12 +145,14 @@ def needs_check(hits: list[Hit], config: VerifyConfig) -> bool:
 
 
 def verify(hits: list[Hit], pictures: list[np.ndarray], config: VerifyConfig, kind: str = "image",
-           before: Callable[[Hit], None] | None = None, times: list[float] | None = None) -> list[Hit]:
+           before: Callable[[Hit], tuple[float, np.ndarray] | None] | None = None,
+           times: list[float] | None = None) -> list[Hit]:
     """Check the ``config.hits`` best hits and return all hits, verified scores raised, best first.  An image is
     compared with the frame at the hit's time, a clip's frame that matched the hit's best key frame
     (``hit.query_frame``, at ``times[hit.query_frame]`` in the clip) with the frame that long after the hit's
     start (``clip_check="keyframe"``: with that key frame).  ``before(hit)`` runs first in the hit's thread
-    (placing it, so that an image is checked at its exact frame while the other hits are checked beside it).
+    (placing it, so that an image is checked at its exact frame while the other hits are checked beside it); it
+    may return a (time in the video, grey picture) it decoded, used instead of decoding that frame again.
     Hits of videos that cannot be read are left as they are."""
     todo = hits[: config.hits]
     if not todo or not pictures:
@@ -155,23 +162,23 @@ def verify(hits: list[Hit], pictures: list[np.ndarray], config: VerifyConfig, ki
         _features(queries, i, pictures, config, mirror=False)
 
     def check(hit: Hit) -> int:
-        if before is not None:
-            before(hit)
+        known = before(hit) if before is not None else None
         if kind == "image":
-            return check_at(hit, hit.time)
+            return check_at(hit, hit.time, known=known)
         if config.clip_check == "keyframe" or not times:
             return check_at(hit, hit.keyframe_time)
         n = 0
         for i in _clip_frames(hit.query_frame, len(times), config.clip_frames if hit is todo[0] else 1):
-            n = max(n, check_at(hit, hit.time + times[i], i))
+            n = max(n, check_at(hit, hit.time + times[i], i, known))
             if n >= config.min_inliers:
                 break
         return n
 
-    def check_at(hit: Hit, t: float, i: int | None = None) -> int:
-        """Inliers between query frame ``i`` (the hit's ``query_frame``) and the hit's video at ``t``."""
+    def check_at(hit: Hit, t: float, i: int | None = None, known: tuple[float, np.ndarray] | None = None) -> int:
+        """Inliers between query frame ``i`` (the hit's ``query_frame``) and the hit's video at ``t`` (``known``:
+        a time and its picture, decoded already)."""
         i = hit.query_frame if i is None else i
-        frame = frame_picture(hit.video, t, config.side)
+        frame = known[1] if known is not None and abs(known[0] - t) < 1e-4 else frame_picture(hit.video, t, config.side)
         if frame is None:
             return 0
         target = LocalFeatures(frame, config)

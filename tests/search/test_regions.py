@@ -120,3 +120,23 @@ def test_an_inset_with_dark_sides_is_searched_whole(frames):
         sh, sw = int(img.shape[0] * p["scale"]), int(w * p["scale"])
         (box,) = content_regions(FAMILIES["pip-flat"].apply(dark, p))
         assert 0.8 * sh * sw <= (box[1] - box[0]) * (box[3] - box[2]) <= 1.25 * sh * sw
+
+
+def test_a_rectangle_inside_the_trimmed_picture_is_searched_beside_it(frames):
+    """Bars around a picture that holds a framed rectangle of its own (a window, a screen, a split): the rectangle
+    may be the inset or only part of the content, so a still keeps both, the rectangle first."""
+    from vidseek.search.regions import query_boxes
+
+    img = frames[0].copy()
+    h, w = img.shape[:2]
+    t, b, l, r = h // 4, h // 4 + h // 2, w // 3, w // 3 + w // 2
+    img[t:b, l:l + 3] = img[t:b, r - 3:r] = img[t:t + 3, l:r] = img[b - 3:b, l:r] = 255  # a white frame
+    bar = h // 5
+    boxed = np.zeros((h + 2 * bar, w, 3), np.uint8)
+    boxed[bar:bar + h] = img
+    window = (bar + t, bar + b, l, r)
+    one = content_regions(boxed)
+    assert len(one) == 1 and iou(one[0], window) > 0.8
+    two = content_regions(boxed, both=True)
+    assert len(two) == 2 and iou(two[0], window) > 0.8 and iou(two[1], (bar, bar + h, 0, w)) > 0.9
+    assert query_boxes([boxed]) == [two]

@@ -62,7 +62,7 @@ class QueryPreparation:
 
         clip = len(images) > 2
         boxes = query_boxes(images, regions) if boxes is None else boxes
-        views = [query_views(im, crop(im, box) if box else None, flip, clip) for im, box in zip(images, boxes)]
+        views = [query_views(im, [crop(im, b) for b in bs], flip, clip) for im, bs in zip(images, boxes)]
         n_var = max(len(v) for v, _ in views)
         batch = [v[i] if i < len(v) else v[0] for v, _ in views for i in range(n_var)]
         n_main = len(batch)
@@ -77,8 +77,8 @@ class QueryPreparation:
         from .regions import crop, query_views
 
         clip = len(images) > 2
-        return self.model.embed([query_views(im, crop(im, box) if box else None, True, clip)[1]
-                                 for im, box in zip(images, boxes)])
+        return self.model.embed([query_views(im, [crop(im, b) for b in bs], True, clip)[1]
+                                 for im, bs in zip(images, boxes)])
 
     def prepare(self, query: Query, flip: bool = True, regions: bool = True, lazy: bool = False) -> PreparedQuery:
         """Read and embed a query (the costly part of a search; :meth:`rank` is the rest).  ``lazy``: the mirror
@@ -88,7 +88,7 @@ class QueryPreparation:
         images, times, kind = self.query_frames(query)
         boxes = query_boxes(images, regions)
         first = images[0]
-        sigs = query_signatures(first, crop(first, boxes[0]) if boxes[0] else None)
+        sigs = query_signatures(first, [crop(first, b) for b in boxes[0]])
         pictures = [small_grey(im, self.verify_config.side) for im in images] if self.verify_config.hits else None
         if lazy and flip:
             vectors, _ = self._embed_views(images, flip, regions, boxes, mirrors=False)

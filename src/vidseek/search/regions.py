@@ -67,18 +67,23 @@ def trim_borders(image: np.ndarray) -> tuple[int, int, int, int] | None:
     return _to_pixels((top, h - bottom, left, w - right), scale, image.shape)
 
 
-def content_regions(image: np.ndarray, weak: bool = True) -> list[tuple[int, int, int, int]]:
-    """Boxes (top, bottom, left, right) worth searching besides the whole query: at most one, the smallest
+def content_regions(image: np.ndarray, weak: bool = True, both: bool = False) -> list[tuple[int, int, int, int]]:
+    """Boxes (top, bottom, left, right) worth searching besides the whole query, best first: the smallest
     plausible content region found by :func:`trim_borders` or :func:`find_inset`, except that an inset holding
     the trimmed box wins: the trim went on into flat (dark, empty) parts of the inset's own picture, which the
-    indexed key frames hold too.  ``weak``: insets whose sides are weak steps count too (:func:`find_inset`)."""
+    indexed key frames hold too.  ``weak``: insets whose sides are weak steps count too (:func:`find_inset`).
+    ``both``: an inset inside the trimmed box is followed by the trimmed box (it may be a picture-in-picture
+    inside bars, or a rectangle of the picture's own content); else one box at most."""
     h, w = image.shape[:2]
     trimmed, inset = trim_borders(image), find_inset(image, weak)
     found = [b for b in (trimmed, inset) if b is not None and (b[1] - b[0]) * (b[3] - b[2]) <= MAX_AREA * h * w]
     if not found:
         return []
-    if trimmed in found and inset in found and _inside(trimmed, inset, slack=round(0.02 * max(h, w))):
+    slack = round(0.02 * max(h, w))
+    if trimmed in found and inset in found and _inside(trimmed, inset, slack):
         return [inset]
+    if both and trimmed in found and inset in found and _inside(inset, trimmed, slack) and _iou(inset, trimmed) < 0.8:
+        return [inset, trimmed]
     return [min(found, key=lambda b: (b[1] - b[0]) * (b[3] - b[2]))]
 
 
@@ -277,24 +282,25 @@ def _side_score(cum: np.ndarray, lines: np.ndarray, ends: np.ndarray, outward: i
     return score
 
 
-def query_boxes(images: list[np.ndarray], regions: bool = True) -> list:
-    """The content region (top, bottom, left, right) of each query picture, or None: one for all frames of
-    a clip, each still its own."""
+def query_boxes(images: list[np.ndarray], regions: bool = True) -> list[list[tuple[int, int, int, int]]]:
+    """The content regions (top, bottom, left, right) of each query picture, best first (none: empty): one for
+    all frames of a clip, each still its own (two at most, :func:`content_regions`)."""
     if not regions:
-        return [None] * len(images)
+        return [[] for _ in images]
     if len(images) > 2:
-        return [clip_region(images)] * len(images)
-    return [next(iter(content_regions(im)), None) for im in images]
+        box = clip_region(images)
+        return [[box] if box else [] for _ in images]
+    return [content_regions(im, both=True) for im in images]
 
 
-def query_views(image: np.ndarray, region: np.ndarray | None, flip: bool, clip: bool
+def query_views(image: np.ndarray, regions: list[np.ndarray], flip: bool, clip: bool
                 ) -> tuple[list[np.ndarray], np.ndarray | None]:
-    """What one query picture is searched as: (views, mirror view or None).  The views are the picture and, with
-    a region, the region; the mirror view (``flip``) is the picture's mirror, or a clip frame's region's mirror:
-    the region is what the clip shows (the region's mirror gained nothing for a still on bench/accuracy.py: the
-    whole picture's mirror finds mirrored copies)."""
+    """What one query picture is searched as: (views, mirror view or None).  The views are the picture and its
+    regions (cut out); the mirror view (``flip``) is the picture's mirror, or a clip frame's region's mirror: the
+    region is what the clip shows (the region's mirror gained nothing for a still on bench/accuracy.py: the whole
+    picture's mirror finds mirrored copies)."""
     mirror = lambda a: np.ascontiguousarray(a[:, ::-1])  # noqa: E731
-    views = [image] if region is None else [image, region]
+    views = [image, *regions]
     if not flip:
         return views, None
-    return views, mirror(region if clip and region is not None else image)
+    return views, mirror(regions[0] if clip and regions else image)

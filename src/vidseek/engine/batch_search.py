@@ -116,7 +116,7 @@ def shard_task(part: int, params_json: str) -> Iterator[bytes]:
     cols = {f.name: [] for f in CANDIDATE_SCHEMA}
     for q, kind, shape, raw in zip(*(prepared.column(c).to_pylist() for c in ("query", "kind", "shape", "vectors"))):
         vecs = np.frombuffer(raw, np.float32).reshape(shape)
-        vecs = vecs[:, :-1] if params.get("variants") == "first" and params["flip"] else vecs  # the mirror is last
+        vecs = vecs[:, :-1] if params.get("variants") == "first" else vecs  # all but the mirror, the last variant
         r = params["r"] if kind == "image" else params["r_clip"]
         for i, (rows, scores, dist, ids) in enumerate(index.scored_candidates(vecs, r, rerank=params["refine"] > 0)):
             score_of = dict(zip(rows.tolist(), scores.tolist()))

@@ -58,11 +58,10 @@ class QueryPreparation:
                      mirrors: bool) -> tuple[np.ndarray, np.ndarray | None]:
         """(n, variants, d) of the views but the mirror, and (n, d) of the mirrors (``flip``; embedded here when
         ``mirrors``, else left to a later :meth:`embed_mirrors` call: None)."""
-        from .regions import crop, query_boxes, query_views
+        from .regions import query_boxes
 
-        clip = len(images) > 2
         boxes = query_boxes(images, regions) if boxes is None else boxes
-        views = [query_views(im, [crop(im, b) for b in bs], flip, clip) for im, bs in zip(images, boxes)]
+        views = _views(images, boxes, flip)
         n_var = max(len(v) for v, _ in views)
         batch = [v[i] if i < len(v) else v[0] for v, _ in views for i in range(n_var)]
         n_main = len(batch)
@@ -74,11 +73,7 @@ class QueryPreparation:
 
     def embed_mirrors(self, images: list[np.ndarray], boxes: list) -> np.ndarray:
         """(n, d): each image's mirror view (:func:`.regions.query_views`)."""
-        from .regions import crop, query_views
-
-        clip = len(images) > 2
-        return self.model.embed([query_views(im, [crop(im, b) for b in bs], True, clip)[1]
-                                 for im, bs in zip(images, boxes)])
+        return self.model.embed([mirror for _, mirror in _views(images, boxes, flip=True)])
 
     def prepare(self, query: Query, flip: bool = True, regions: bool = True, lazy: bool = False) -> PreparedQuery:
         """Read and embed a query (the costly part of a search; :meth:`rank` is the rest).  ``lazy``: the mirror
@@ -99,3 +94,12 @@ class QueryPreparation:
     def query_frames(self, query: Query) -> tuple[list[np.ndarray], list[float], str]:
         """Decode a query: (images, their times in the query, 'image' | 'clip')."""
         return read_query(query)
+
+
+def _views(images: list[np.ndarray], boxes: list, flip: bool) -> list[tuple[list[np.ndarray], np.ndarray | None]]:
+    """Per image its views and mirror view (:func:`.regions.query_views`), its regions cut out of it (``boxes``,
+    :func:`.regions.query_boxes`)."""
+    from .regions import crop, query_views
+
+    clip = len(images) > 2
+    return [query_views(im, [crop(im, b) for b in bs], flip, clip) for im, bs in zip(images, boxes)]

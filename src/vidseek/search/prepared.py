@@ -76,9 +76,9 @@ class QueryPreparation:
         return self.model.embed([mirror for _, mirror in _views(images, boxes, flip=True)])
 
     def prepare(self, query: Query, flip: bool = True, regions: bool = True, lazy: bool = False) -> PreparedQuery:
-        """Read and embed a query (the costly part of a search; :meth:`rank` is the rest).  ``lazy``: the mirror
-        views are ranked only if :meth:`rank` needs them (an interactive search): a clip's are embedded only then, a
-        still's in its picture's batch; else all are embedded and ranked at once."""
+        """Read and embed a query (the costly part of a search; :meth:`rank` is the rest).  ``lazy``: a clip's
+        mirror views are embedded only if :meth:`rank` needs them (an interactive search); a still's, and every view
+        without ``lazy``, are embedded at once (:meth:`rank` ranks a mirror only when needed either way)."""
         from .regions import crop, query_boxes
 
         images, times, kind = self.query_frames(query)
@@ -86,11 +86,10 @@ class QueryPreparation:
         first = images[0]
         sigs = query_signatures(first, [crop(first, b) for b in boxes[0]])
         pictures = [small_grey(im, self.verify_config.side) for im in images] if self.verify_config.hits else None
-        if lazy and flip and kind == "image":  # the mirror is as large as the picture: in its batch, it costs
-            # a third of a forward pass, against a whole one later (measured: 640x360 alone 21 ms, with its mirror 28)
-            vectors, mirrors = self._embed_views(images, flip, regions, boxes, mirrors=True)
-            return PreparedQuery(kind, times, vectors, sigs, pictures, flipped=True, pending=lambda: mirrors)
-        if lazy and flip:  # a clip's mirrors double its batches: embedded only if ranked
+        # a still's mirror is as large as the picture: in its batch it costs a third of a forward pass, against a
+        # whole one later (640x360 alone 21 ms, with its mirror 28): embedded at once (rank leaves it out until
+        # needed, PreparedQuery.first); a clip's mirrors would double its batches: embedded only if ranked
+        if lazy and flip and kind == "clip":
             vectors, _ = self._embed_views(images, flip, regions, boxes, mirrors=False)
             return PreparedQuery(kind, times, vectors, sigs, pictures, flipped=True,
                                  pending=lambda: self.embed_mirrors(images, boxes))

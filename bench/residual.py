@@ -10,7 +10,7 @@ default).  Both here with the same collection, coarse centroids, nlist, m and nb
 residuals of the same training sample).
 
 The collection is scale.py's: the real key frames of IDX (default: the accuracy bench's index) plus synthetic
-mixtures up to N; queries are key frames with noise (scale.py's).  What counts for vidseek is what the ranking
+videos up to N; queries are key frames with noise (scale.py's).  What counts for vidseek is what the ranking
 re-scores exactly: the share of each query's 10 exact nearest neighbours (float vectors, inner product) among the
 ADC top-R candidates, R = 10 (ADC alone) and 256 (the re-ranking depth), and of the exact nearest one at rank 1
 and among the top 256; and one query's latency (2 vectors, the query and its mirror, top 256, one process, the
@@ -30,23 +30,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from scale import SAMPLE, queries  # noqa: E402  (bench/scale.py: the same collection and queries)
+from scale import SAMPLE, collection, queries  # noqa: E402  (bench/scale.py: the same collection and queries)
 
-from vidseek.eval.distractors import synthetic_vectors  # noqa: E402
 from vidseek.quantize.ivf import CoarseQuantizer, default_nlist, train_coarse  # noqa: E402
 from vidseek.search import Index  # noqa: E402
 
 
 CHUNK = 1_000_000
-
-
-def collection(real: np.ndarray, n: int) -> np.ndarray:
-    """The real vectors, then synthetic mixtures up to ``n``, made a million at a time (seeded per million)."""
-    x = np.empty((n, real.shape[1]), np.float32)
-    x[: len(real)] = real
-    for i, s in enumerate(range(len(real), n, CHUNK)):
-        x[s : min(n, s + CHUNK)] = synthetic_vectors(real, min(n, s + CHUNK) - s, i)
-    return x
 
 
 def exact_top(x: np.ndarray, q: np.ndarray, k: int = 10) -> np.ndarray:
@@ -107,8 +97,11 @@ def main() -> None:
     ap.add_argument("--nprobe", type=int, nargs="+", default=[8, 16, 32, 64])
     args = ap.parse_args()
     src = Index.open(args.index, device="cpu")
-    real = src.table.vectors(src.table.live_rows()).astype(np.float32)
-    x = collection(real, args.n)
+    rows = src.table.live_rows()
+    video, when = src.table.video_of(rows), np.asarray(src.table.time)[rows]
+    order = np.lexsort((when, video))
+    real = src.table.vectors(rows[order]).astype(np.float32)
+    x = collection(real, video[order], when[order], args.n, 0)[0]
     sample = x[np.random.default_rng(0).choice(len(x), min(len(x), SAMPLE), replace=False)]
     coarse = CoarseQuantizer(train_coarse(sample, default_nlist(len(x))))
     q = queries({"x": x, "real": len(real)}, args.queries)

@@ -3,8 +3,9 @@
     python bench/scale.py [--n 1000000] [--index IDX] [--nprobe 32] [--queries 200]
 
 The collection: the real key frames of the shared-video index (built here unless --index is given), plus
-synthetic key frames up to N: mixtures of three real whitened vectors with noise (vidseek.eval.distractors),
-PQ-encoded with the index's own codebooks, assigned to lists by a coarse k-means trained like the build's (on
+synthetic videos of 100 key frames up to N, drawn from a Gaussian fitted on the real key frames (between- and
+within-video covariance, neighbouring key frames as alike as real ones: vidseek.eval.synthetic.VideoModel; no
+synthetic key frame is a near-copy of a real one), PQ-encoded with the index's own codebooks, assigned to lists by a coarse k-means trained like the build's (on
 65,536 vectors, nlist = vidseek's default for N) and written through the index's own writer
 (vidseek.store.codes.write_codes_part: parts by list range, sorted), then committed as an index.
 Queries: real key frames with noise, each with a second noisy copy standing for its mirror (model time is
@@ -53,7 +54,6 @@ def make_index(base: Path, out: Path, n: int, seed: int = 0, ivf: bool = True) -
     returns what was made."""
     import shutil
 
-    from vidseek.eval.distractors import synthetic_vectors
     from vidseek.quantize.ivf import default_nlist, train_coarse, CoarseQuantizer
     from vidseek.search import Index
     from vidseek.store.codes import CodeRows, VECTORS, write_codes_part
@@ -62,12 +62,15 @@ def make_index(base: Path, out: Path, n: int, seed: int = 0, ivf: bool = True) -
     from vidseek.store.model_files import IVF_FILE, save_ivf
 
     src = Index.open(base, device="cpu")
-    real = src.table.vectors(src.table.live_rows()).astype(np.float32)
+    rows = src.table.live_rows()
+    real_video, real_time = src.table.video_of(rows), np.asarray(src.table.time)[rows]
+    order = np.lexsort((real_time, real_video))  # in video order, by time
+    real = src.table.vectors(rows[order]).astype(np.float32)
     man = read_manifest(base)
     shutil.rmtree(out, ignore_errors=True)
     shutil.copytree(base / man.model_dir, out / "model/gen=1")
     t0 = time.perf_counter()
-    x = np.concatenate([real, synthetic_vectors(real, n - len(real), seed)]).astype(np.float32)
+    x, video, frame = collection(real, real_video[order], real_time[order], n, seed)
     nlist = default_nlist(n) if ivf else 1
     coarse = CoarseQuantizer(train_coarse(x[np.random.default_rng(seed).choice(n, min(n, SAMPLE), replace=False)],
                                           nlist, threads=None))
@@ -76,8 +79,6 @@ def make_index(base: Path, out: Path, n: int, seed: int = 0, ivf: bool = True) -
     lists = np.concatenate([coarse.assign(x[s : s + 262144]) for s in range(0, n, 262144)])
     codes = np.concatenate([src.pq.encode(x[s : s + 262144]) for s in range(0, n, 262144)])
     made = time.perf_counter() - t0
-    per_video = 100
-    video, frame = np.arange(n) // per_video, np.arange(n) % per_video
     kf_ids = np.fromiter((keyframe_id(f"synthetic://{v}", f) for v, f in zip(video.tolist(), frame.tolist())), np.int64, n)
     stored = []
     for i, rows in enumerate(np.array_split(np.argsort(lists, kind="stable"), max(1, n // 1_000_000))):
@@ -86,11 +87,32 @@ def make_index(base: Path, out: Path, n: int, seed: int = 0, ivf: bool = True) -
                          CodeRows(kf_ids[rows], video[rows], frame[rows], frame[rows] * 2.0, codes[rows], x[rows],
                                   lists[rows] if ivf else None))
         stored.append(rows[np.lexsort((kf_ids[rows], lists[rows] if ivf else np.zeros(len(rows))))])
-    write_tables(out, kf_ids, video, frame, per_video, thumb_pool(base), max(1, n // 1_000_000))
+    write_tables(out, kf_ids, video, frame, thumb_pool(base), max(1, n // 1_000_000))
     commit(out, None, 1, "model/gen=1", generation_files(out, 1), keep_old=False,
            params={"nlist": nlist, "synthetic": True}, removed=[])
     return {"x": x, "codes": codes, "lists": lists, "coarse": coarse, "pq": src.pq, "nlist": nlist,
             "make_s": made, "real": len(real), "stored": np.concatenate(stored)}
+
+
+def collection(real: np.ndarray, real_video: np.ndarray, real_time: np.ndarray, n: int, seed: int,
+               per_video: int = 100) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(vectors, video, frame) of ``n`` key frames in video order: the real ones (in video and time order), then
+    synthetic videos of ``per_video`` key frames drawn from a model fitted on them."""
+    from vidseek.eval.synthetic import VideoModel
+
+    model = VideoModel.fit(real, real_video, real_time)
+    _, video = np.unique(real_video, return_inverse=True)
+    frame = np.concatenate([np.arange(c) for c in np.bincount(video)])
+    x = np.empty((n, real.shape[1]), np.float32)
+    x[: len(real)] = real
+    step = 2000  # videos drawn at a time
+    for i, s in enumerate(range(len(real), n, step * per_video)):
+        e = min(n, s + step * per_video)
+        x[s:e] = model.sample(-(-(e - s) // per_video), per_video, seed + i)[: e - s]
+    syn = np.arange(n - len(real))
+    video = np.concatenate([video, video.max() + 1 + syn // per_video])
+    frame = np.concatenate([frame, syn % per_video])
+    return x, video.astype(np.int64), frame.astype(np.int64)
 
 
 def thumb_pool(base: Path, side: int = 48) -> list[bytes]:
@@ -114,8 +136,8 @@ def thumb_pool(base: Path, side: int = 48) -> list[bytes]:
     return pool
 
 
-def write_tables(out: Path, kf_ids: np.ndarray, video: np.ndarray, frame: np.ndarray, per_video: int,
-                 pool: list[bytes], parts: int) -> None:
+def write_tables(out: Path, kf_ids: np.ndarray, video: np.ndarray, frame: np.ndarray, pool: list[bytes],
+                 parts: int) -> None:
     """The videos table and ``parts`` key-frames parts, each with its thumbnails sidecar (thumbnails from
     ``pool``, in turn)."""
     import pyarrow as pa
@@ -124,11 +146,12 @@ def write_tables(out: Path, kf_ids: np.ndarray, video: np.ndarray, frame: np.nda
     from vidseek.store.thumbs import THUMBS, encode_thumbs
 
     n, nv = len(kf_ids), int(video[-1]) + 1
+    count = np.bincount(video, minlength=nv)
     (out / "videos/gen=1").mkdir(parents=True)
     pq_io.write_table(pa.table({"video_id": np.arange(nv, dtype=np.int64), "path": [f"synthetic://{i}" for i in range(nv)],
                                 "kind": ["video"] * nv, "status": ["ok"] * nv, "error": pa.nulls(nv, pa.string()),
-                                "duration": np.full(nv, 2.0 * per_video), "frames": np.full(nv, 50 * per_video),
-                                "keyframes": np.full(nv, per_video)}), out / "videos/gen=1/part-00000.parquet")
+                                "duration": 2.0 * count, "frames": 50 * count,
+                                "keyframes": count}), out / "videos/gen=1/part-00000.parquet")
     (out / "keyframes/gen=1").mkdir(parents=True)
     (out / THUMBS / "gen=1").mkdir(parents=True)
     for i, rows in enumerate(np.array_split(np.arange(n), parts)):  # in video order, as a build writes them

@@ -104,7 +104,7 @@ def main() -> None:
     x = collection(real, video[order], when[order], args.n, 0)[0]
     sample = x[np.random.default_rng(0).choice(len(x), min(len(x), SAMPLE), replace=False)]
     coarse = CoarseQuantizer(train_coarse(sample, default_nlist(len(x))))
-    q = queries({"x": x, "real": len(real)}, args.queries)
+    q, _ = queries({"x": x, "real": len(real)}, args.queries)
     truth = exact_top(x, q[:, 0])
     print(f"n {len(x):,} ({len(real)} real key frames), nlist {coarse.nlist}, m {src.pq.m}, "
           f"{args.queries} queries; recall of the exact top-10 among the ADC top-10 / top-256")

@@ -20,7 +20,9 @@ after the imports, which are the same for every engine: vidseek, faiss, torch):
   coarse centroids, nlist, m and nprobe;
 - faiss_pq: faiss.IndexPQ (exhaustive ADC) with vidseek's codebooks and codes: the reference of recall@10;
 - faiss_fastscan: faiss.IndexIVFPQFastScan, 2*m sub-quantisers of 4 bits (the same code size), same lists.
-recall@10: share of the exhaustive ADC top-10 (of the engine's own codes) found. The last line is one JSON object.
+recall@10: share of the exhaustive ADC top-10 (of the engine's own codes) found; src@10: share of queries whose
+source key frame (the one the query is a noisy copy of: what copy detection must find) is in the top-10; top video:
+share of vidseek's whole rankings whose first video is the source's. The last line is one JSON object.
 """
 
 from __future__ import annotations
@@ -91,7 +93,7 @@ def make_index(base: Path, out: Path, n: int, seed: int = 0, ivf: bool = True) -
     commit(out, None, 1, "model/gen=1", generation_files(out, 1), keep_old=False,
            params={"nlist": nlist, "synthetic": True}, removed=[])
     return {"x": x, "codes": codes, "lists": lists, "coarse": coarse, "pq": src.pq, "nlist": nlist,
-            "make_s": made, "real": len(real), "stored": np.concatenate(stored)}
+            "make_s": made, "real": len(real), "stored": np.concatenate(stored), "video": video}
 
 
 def collection(real: np.ndarray, real_video: np.ndarray, real_time: np.ndarray, n: int, seed: int,
@@ -192,15 +194,24 @@ def make_faiss(made: dict, folder: Path, nprobe: int) -> dict[str, str]:
     return files
 
 
-def queries(made: dict, nq: int, seed: int = 3) -> np.ndarray:
+def queries(made: dict, nq: int, seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
     """(nq, 2, d): key frames with noise (half real, half drawn from the whole collection, so that queries land
-    all over the space, not only near the real key frames), and a second noisy copy (the mirror's stand-in)."""
+    all over the space, not only near the real key frames), and a second noisy copy (the mirror's stand-in);
+    and (nq,) the row of ``made["x"]`` each query was made from (its source)."""
     rng = np.random.default_rng(seed)
     x = made["x"]
     pick = np.where(np.arange(nq) % 2 == 0, rng.integers(0, made["real"], nq), rng.integers(0, len(x), nq))
     src = x[pick]
     q = src[:, None, :] + 0.35 * rng.standard_normal((nq, 2, x.shape[1])).astype(np.float32) / np.sqrt(x.shape[1])
-    return (q / np.linalg.norm(q, axis=-1, keepdims=True)).astype(np.float32)
+    return (q / np.linalg.norm(q, axis=-1, keepdims=True)).astype(np.float32), pick
+
+
+def sources(made: dict, pick: np.ndarray) -> dict[str, np.ndarray]:
+    """Each query's source key frame as each engine numbers it: its row in the collection (faiss's IVF indexes,
+    filled in that order), in the index's stored order (vidseek, faiss_pq), and its video."""
+    inverse = np.empty(len(made["stored"]), np.int64)
+    inverse[made["stored"]] = np.arange(len(made["stored"]))
+    return {"x": pick, "stored": inverse[pick], "video": made["video"][pick]}
 
 
 # -- one engine, in its own process -----------------------------------------------------------------------
@@ -226,9 +237,10 @@ def first_pass(fn, items) -> float:
     return round(float(np.percentile(times, 50) * 1e3), 3)
 
 
-def ranking(index, q: np.ndarray) -> dict:
+def ranking(index, q: np.ndarray, video: np.ndarray | None) -> dict:
     """vidseek's whole ranking: a picture (query + mirror), and a 5-frame clip (5 noisy copies of a query, each with
-    its mirror), first over candidates not read before, then again (warm)."""
+    its mirror), first over candidates not read before, then again (warm); and the share of pictures and clips
+    whose top video is their source's (``video``: each query's)."""
     rng = np.random.default_rng(1)
     clips = []
     for v in q[:40]:
@@ -239,6 +251,9 @@ def ranking(index, q: np.ndarray) -> dict:
     out = {"rank_first_p50_ms": first_pass(picture, list(q)), "clip5_first_p50_ms": first_pass(clip, clips)}
     out["rank_p50_ms"], out["rank_p99_ms"] = (round(x, 3) for x in latency(picture, list(q)))
     out["clip5_p50_ms"] = round(latency(clip, clips)[0], 3)
+    if video is not None:
+        out["rank_top1"] = round(float(np.mean([picture(v)[0].video_id == s for v, s in zip(q, video)])), 4)
+        out["clip5_top1"] = round(float(np.mean([clip(c)[0].video_id == s for c, s in zip(clips, video)])), 4)
     return out
 
 
@@ -259,6 +274,8 @@ def recall10(found: np.ndarray, truth: np.ndarray) -> float:
 
 def run_engine(name: str, where: str, nprobe: int, qfile: str, gtfile: str | None) -> dict:
     q = np.load(qfile)  # (nq, 2, d)
+    srcfile = Path(qfile).with_name("src.npz")  # the queries' sources (runs before sources were saved: none)
+    src = dict(np.load(srcfile)) if srcfile.is_file() else None
     batch = np.ascontiguousarray(np.concatenate([q[:, 0]] * max(1, 1000 // len(q)))[:1000])
     from vidseek.search import Index  # imports torch, then faiss: the order of every vidseek process
 
@@ -280,7 +297,7 @@ def run_engine(name: str, where: str, nprobe: int, qfile: str, gtfile: str | Non
     out = {"open_s": round(open_s, 2), "rss_mb": round(rss_mb(), 1), "rss_index_mb": round(rss_mb() - base, 1)}
     out["p50_ms"], out["p99_ms"] = latency(lambda v: search(v, 10), list(q))
     if name == "vidseek":
-        out.update(ranking(index, q))
+        out.update(ranking(index, q, src["video"] if src else None))
     t = time.perf_counter()
     search(batch, 10)
     out["qps"] = round(len(batch) / (time.perf_counter() - t), 1)
@@ -294,6 +311,9 @@ def run_engine(name: str, where: str, nprobe: int, qfile: str, gtfile: str | Non
         ivf.nprobe = ivf.nlist
         truth = index.search(np.ascontiguousarray(q[:, 0]), 10)[1]
     out["recall10"] = round(recall10(found, truth), 4)
+    if src:  # the source key frame among the top-10 (its row as this engine numbers them)
+        mine = src["stored" if name in ("vidseek", "faiss_pq") else "x"]
+        out["src10"] = round(float(np.mean([s in f[:10] for s, f in zip(mine.tolist(), found.tolist())])), 4)
     out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3, 1)
     return {k: round(v, 3) if isinstance(v, float) else v for k, v in out.items()}
 
@@ -354,8 +374,9 @@ def main() -> None:
         print(f"{args.n:,} key frames ({meta['real']} real), nlist {meta['nlist']}, m={meta['m']}: vectors, lists and "
               f"codes made in {meta['make_s']:.0f} s, index written in {meta['write_s']:.0f} s")
         files = make_faiss(made, tmp, nprobe)
-        q = queries(made, args.queries)
+        q, pick = queries(made, args.queries)
         np.save(tmp / "q.npy", q)
+        np.savez(tmp / "src.npz", **sources(made, pick))
         import faiss
 
         gt = faiss.read_index(files["faiss_pq"]).search(np.ascontiguousarray(q[:, 0]), 10)[1]
@@ -370,20 +391,23 @@ def main() -> None:
         results[name] = child(name, files[name], nprobe, str(tmp / "q.npy"), None)
     print(f"\none query vector + its mirror (2 vectors), top-10, nprobe {nprobe}; {args.queries} queries; "
           "batch: 1,000 vectors in one call")
-    cols = ("p50_ms", "p99_ms", "qps", "recall10", "open_s", "rss_mb", "rss_index_mb")
+    cols = ("p50_ms", "p99_ms", "qps", "recall10", "src10", "open_s", "rss_mb", "rss_index_mb")
     print(f"{'engine':<16}" + "".join(f"{c:>14}" for c in cols))
     for name, r in results.items():
-        print(f"{name:<16}" + "".join(f"{r[c]:>14}" for c in cols))
+        print(f"{name:<16}" + "".join(f"{r.get(c, '-'):>14}" for c in cols))
     v = results["vidseek"]
     print(f"vidseek whole ranking (re-ranking, scores, grouping), warm: one query + mirror p50 {v['rank_p50_ms']} ms, "
           f"p99 {v['rank_p99_ms']} ms; a 5-frame clip p50 {v['clip5_p50_ms']} ms ({v['clip5_p50_ms'] / v['rank_p50_ms']:.1f}x)")
     print(f"  first pass ({'page cache dropped before' if args.drop_caches else 'page cache as found'}): one query + "
           f"mirror p50 {v['rank_first_p50_ms']} ms; a 5-frame clip p50 {v['clip5_first_p50_ms']} ms")
+    if "rank_top1" in v:
+        print(f"  top video is the source's: pictures {v['rank_top1']}, 5-frame clips {v['clip5_top1']}")
     for p in [int(s) for s in args.sweep.split(",") if s]:
         a = child("vidseek", str(tmp / "index"), p, str(tmp / "q.npy"), str(tmp / "gt.npy"))
         b = child("faiss_ivfpq", files["faiss_ivfpq"], p, str(tmp / "q.npy"), None)
-        print(f"nprobe {p:>4}: vidseek p50 {a['p50_ms']} ms recall@10 {a['recall10']} (rank p50 {a['rank_p50_ms']} ms); "
-              f"faiss_ivfpq p50 {b['p50_ms']} ms recall@10 {b['recall10']}")
+        print(f"nprobe {p:>4}: vidseek p50 {a['p50_ms']} ms recall@10 {a['recall10']} src@10 {a.get('src10', '-')} "
+              f"(rank p50 {a['rank_p50_ms']} ms, top video {a.get('rank_top1', '-')}); "
+              f"faiss_ivfpq p50 {b['p50_ms']} ms recall@10 {b['recall10']} src@10 {b.get('src10', '-')}")
     keys = ("p50_ms", "p99_ms", "qps", "recall10", "rss_mb", "open_s")
     print(json.dumps({"n": args.n, **{k: {c: r[c] for c in keys} for k, r in results.items()}}))
 

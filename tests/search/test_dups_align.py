@@ -51,3 +51,23 @@ def test_pairs_are_best_first_with_a_before_b_and_found_once_from_both_sides():
     assert len(pairs[1].segments) == 1
     assert pairs[0].to_json()["segments"] == [{"a_start": 9.0, "a_end": 9.0, "b_start": 2.0, "b_end": 2.0,
                                                "score": 0.95}]
+
+
+def test_only_the_best_doubtful_segment_is_checked_and_a_verified_one_is_reported():
+    ta = np.array([0.0, 30.0, 60.0, 90.0, 120.0])  # five moments of a, far apart: five segments
+    tb = ta + 5
+    scores = [0.9, 0.2, 0.5, 0.45, 0.3]
+    checked = []
+
+    def check(seg):  # a stand-in for the local-feature check: it verifies what it is given
+        checked.append(seg.a_start)
+        return 0.7
+
+    segs = pair_segments(matches(ta, tb, scores), DupsConfig(), check)
+    # the best doubtful one (check_from <= score < min_score); not 0.9 (reported anyway), 0.45 and 0.3 (one check
+    # per pair), 0.2 (under check_from)
+    assert checked == [60.0]
+    assert [(s.a_start, round(s.score, 2)) for s in segs] == [(0.0, 0.9), (60.0, 0.7)]
+    assert (segs[1].a_time, segs[1].b_time) == (60.0, 65.0)  # where the check looked: the best match's times
+    assert pair_segments(matches(ta, tb, scores), DupsConfig(check_from=1.0), check) == segs[:1]
+    assert checked == [60.0]

@@ -187,6 +187,8 @@ def cmd_dups(args: argparse.Namespace) -> int:
 
     cfg = replace(DupsConfig(), min_score=args.min_score, min_duration=args.min_duration,
                   transforms=args.transforms, refine=args.refine)
+    if not args.check:
+        cfg = replace(cfg, check_from=1.0)
     t0 = time.perf_counter()
     pairs = duplicates(args.index, cfg, spark=args.spark, spark_config=SparkConfig(master=args.master),
                        quiet=args.quiet)

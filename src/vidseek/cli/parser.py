@@ -306,6 +306,9 @@ def _dups(sub, common) -> None:
     p.add_argument("--no-refine", dest="refine", action="store_false",
                    help="segments from the key frames only, not placed frame by frame: faster, but each end may be "
                         "off by a key-frame interval (up to a few seconds)")
+    p.add_argument("--no-check", dest="check", action="store_false",
+                   help=f"do not check doubtful segments (scoring {d.check_from} up to --min-score) with local "
+                        "features (SIFT): faster, misses copies whose pictures were blurred or squeezed")
     p.add_argument("--format", choices=FORMATS, default="table",
                    help="table: one line per segment; json: one object per pair with its segments; csv: one row "
                         "per segment (default: %(default)s)")

@@ -57,18 +57,25 @@ def match_task(bounds: tuple[int, int], params_json: str) -> Iterator[int]:
     yield len(m)
 
 
-def align_group(cfg_json: str):
-    """applyInPandas function: the matches of one (a, b) pair -> its reported segments."""
+def align_group(cfg_json: str, index: str):
+    """applyInPandas function: the matches of one (a, b) pair -> its reported segments (doubtful ones checked
+    with local features: the videos decoded by the task, :mod:`vidseek.search.dups_check`)."""
     cfg = DupsConfig(**json.loads(cfg_json))
+    checkers = []  # one per task, made on its first pair
 
     def run(df):
         import pandas as pd
 
+        from ..search.dups_check import PairChecker
+
         m = np.zeros(len(df), MATCH_DTYPE)
         for name in MATCH_DTYPE.names:
             m[name] = df[name].to_numpy()
-        segs = pair_segments(m, cfg)
         a, b = int(df["a"].iloc[0]), int(df["b"].iloc[0])
+        if cfg.check_from < cfg.min_score and not checkers:
+            paths = indexed_paths(Path(index), read_manifest(Path(index)))
+            checkers.append(PairChecker({v: p for p, v in paths.items()}))
+        segs = pair_segments(m, cfg, (lambda g: checkers[0](a, b, g)) if checkers else None)
         return pd.DataFrame([(a, b, g.a_start, g.a_end, g.b_start, g.b_end, g.score, g.a_frame, g.b_frame)
                              for g in segs],
                             columns=list(SEGMENT_FIELDS))
@@ -139,7 +146,7 @@ def find_duplicates_spark(index: str | os.PathLike, cfg: DupsConfig = DupsConfig
                           quiet=quiet):
             tasks = default_parallelism(session)
             segs = (session.read.parquet(str(out)).repartition(tasks, "a", "b").groupBy("a", "b")
-                    .applyInPandas(align_group(json.dumps(asdict(cfg))), schema))
+                    .applyInPandas(align_group(json.dumps(asdict(cfg)), str(index)), schema))
             if cfg.refine:  # a video's segments in one task, which decodes and embeds its frames once
                 segs = segs.repartition(2 * tasks, "a").mapInPandas(refine_batches(params), schema)
             segs = segs.toArrow()

@@ -20,7 +20,8 @@ code:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -48,6 +49,8 @@ class DupsConfig:
     transforms: tuple[str, ...] = ("mirror", "rot90")
     extend_max: float = 4.0  # a segment ends where its last key frame's span ends (the next key frame), at most this
     refine: bool = True  # place each reported segment frame by frame (vidseek.search.refine)
+    check_from: float = 0.25  # segments scoring from this up to min_score are checked with local features
+    # (vidseek.search.dups_check): a verified copy is reported; at min_score or more: never checked
 
 
 @dataclass
@@ -59,6 +62,8 @@ class Segment:
     score: float
     a_frame: int = -1  # frame numbers of the best-matching key frames (thumbnails), not in the JSON contract
     b_frame: int = -1
+    a_time: float = -1.0  # their times (-1: not known), for checking a doubtful segment
+    b_time: float = -1.0
 
     def to_json(self) -> dict:
         return {"a_start": round(self.a_start, 3), "a_end": round(self.a_end, 3), "b_start": round(self.b_start, 3),
@@ -75,6 +80,9 @@ class Pair:
     def to_json(self) -> dict:
         return {"a": self.a, "b": self.b, "score": round(self.score, 6), "segments": [s.to_json() for s in self.segments]}
 
+
+#: doubtful segments of one pair checked with local features at most (the best scoring first)
+CHECKED_PER_PAIR = 1
 
 MATCH_DTYPE = np.dtype([("a", np.int64), ("b", np.int64), ("ta", np.float32), ("tb", np.float32),
                         ("score", np.float32), ("fa", np.int32), ("fb", np.int32), ("ea", np.float32),
@@ -235,7 +243,8 @@ def align(ta: np.ndarray, tb: np.ndarray, score: np.ndarray, cfg: DupsConfig = D
     for c in map(np.asarray, chains):
         best = c[int(np.argmax(score[c]))]
         segs.append(Segment(float(ta[c].min()), float(max(ta[c].max(), ea[c].max())), float(tb[c].min()),
-                            float(max(tb[c].max(), eb[c].max())), float(score[best]), int(fa[best]), int(fb[best])))
+                            float(max(tb[c].max(), eb[c].max())), float(score[best]), int(fa[best]), int(fb[best]),
+                            float(ta[best]), float(tb[best])))
     return sorted(segs, key=lambda s: (s.a_start, s.b_start))
 
 
@@ -258,8 +267,8 @@ def merge(segs: list[Segment], cfg: DupsConfig = DupsConfig()) -> list[Segment]:
             for j in range(i + 1, len(segs)):
                 x, y = segs[i], segs[j]
                 if _consistent(x, y, cfg):
-                    segs[i] = Segment(min(x.a_start, y.a_start), max(x.a_end, y.a_end), min(x.b_start, y.b_start),
-                                      max(x.b_end, y.b_end), x.score, x.a_frame, x.b_frame)  # x scores more
+                    segs[i] = replace(x, a_start=min(x.a_start, y.a_start), a_end=max(x.a_end, y.a_end),
+                                      b_start=min(x.b_start, y.b_start), b_end=max(x.b_end, y.b_end))  # x scores more
                     del segs[j]
                     merged = True
                     break
@@ -279,11 +288,18 @@ def one_place(segs: list[Segment]) -> list[Segment]:
     return sorted(kept, key=lambda g: (g.a_start, g.b_start))
 
 
-def pair_segments(m: np.ndarray, cfg: DupsConfig = DupsConfig()) -> list[Segment]:
-    """The reported segments of one video pair from its matches (any order, found from either side)."""
+def pair_segments(m: np.ndarray, cfg: DupsConfig = DupsConfig(),
+                  check: Callable[[Segment], float] | None = None) -> list[Segment]:
+    """The reported segments of one video pair from its matches (any order, found from either side);
+    ``check(segment)``: a doubtful segment's score after checking it (:mod:`.dups_check`)."""
     m = dedupe(m)
-    strong = [g for g in align(m["ta"], m["tb"], m["score"], cfg, (m["fa"], m["fb"]), (m["ea"], m["eb"]))
-              if g.score >= cfg.min_score]
+    segs = align(m["ta"], m["tb"], m["score"], cfg, (m["fa"], m["fb"]), (m["ea"], m["eb"]))
+    if check is not None:  # the CHECKED_PER_PAIR best doubtful segments
+        doubtful = sorted((i for i, g in enumerate(segs) if cfg.check_from <= g.score < cfg.min_score),
+                          key=lambda i: -segs[i].score)[:CHECKED_PER_PAIR]
+        for i in doubtful:
+            segs[i] = replace(segs[i], score=check(segs[i]))
+    strong = [g for g in segs if g.score >= cfg.min_score]
     return [g for g in one_place(merge(strong, cfg)) if g.a_end - g.a_start >= cfg.min_duration]
 
 
@@ -295,16 +311,22 @@ def best_first(pairs: list[Pair]) -> list[Pair]:
     return sorted(pairs, key=lambda p: (-p.score, p.a, p.b))
 
 
-def pairs_of(matches: np.ndarray, paths: dict[int, str], cfg: DupsConfig = DupsConfig()) -> list[Pair]:
-    """The pairs of videos with at least one segment that passes ``min_score`` and ``min_duration``, best first."""
+def pairs_of(matches: np.ndarray, paths: dict[int, str], cfg: DupsConfig = DupsConfig(),
+             checker: Callable[[int, int, Segment], float] | None = None) -> list[Pair]:
+    """The pairs of videos with at least one segment that passes ``min_score`` and ``min_duration``, best first;
+    doubtful segments checked by ``checker(a, b, segment)`` (default: a :class:`.dups_check.PairChecker`)."""
     if not len(matches):
         return []
+    if checker is None and cfg.check_from < cfg.min_score:
+        from .dups_check import PairChecker
+
+        checker = PairChecker(paths)
     matches = matches[np.lexsort((matches["b"], matches["a"]))]
     keys, starts = np.unique(np.stack([matches["a"], matches["b"]], axis=1), axis=0, return_index=True)
     bounds = list(starts) + [len(matches)]
     pairs = []
     for (a, b), s, e in zip(keys.tolist(), bounds[:-1], bounds[1:]):
-        segs = pair_segments(matches[s:e], cfg)
+        segs = pair_segments(matches[s:e], cfg, (lambda g, a=a, b=b: checker(a, b, g)) if checker else None)
         if segs:
             pairs.append(make_pair(paths[a], paths[b], segs))
     return best_first(pairs)

@@ -2,7 +2,8 @@
 matches, is found in the server's process once per generation and kept until the index changes; the pairs at a
 threshold are then made from them in milliseconds.  Segments at or above the default threshold (those the page
 shows) are placed frame by frame (vidseek.search.refine) once each and kept with the matches; weaker ones, returned
-only when the caller lowers ``min_score``, are as found from the key frames."""
+only when the caller lowers ``min_score``, are as found from the key frames.  Doubtful segments checked with local
+features (vidseek.search.dups_check) are remembered the same way."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import threading
 
 from ..errors import VidseekError
 from ..search.dups import LOCAL_MAX_KEYFRAMES, DupsConfig, Pair, best_first, keyframe_matches, pairs_of
+from ..search.dups_check import PairChecker
 from ..search.refine import DenseFrames, dense_model, refine_config, refine_pair
 from ..search.scoring import DEFAULT_MIN_SCORE
 from ..store.layout import keyframe_id
@@ -23,6 +25,7 @@ class DuplicateCache:
         self._matches = None
         self._frames: DenseFrames | None = None  # frames decoded around segments, of the generation held
         self._placed: dict = {}  # segments placed frame by frame, of the generation held
+        self._checker: PairChecker | None = None  # doubtful segments checked, of the generation held
 
     def pairs(self, generation, min_score: float) -> list[Pair]:
         index = generation.index
@@ -34,8 +37,9 @@ class DuplicateCache:
                 self._matches = keyframe_matches(index, index.table.live_rows(), DupsConfig())
                 cfg = refine_config(DupsConfig())
                 self._frames, self._placed = DenseFrames(dense_model(index.model, cfg.image_size), cfg), {}
+                self._checker = PairChecker(index.video_paths)
                 self._key = generation.number
-            pairs = pairs_of(self._matches, index.video_paths, DupsConfig(min_score=min_score))
+            pairs = pairs_of(self._matches, index.video_paths, DupsConfig(min_score=min_score), self._checker)
             durations = index.path_durations
             return best_first([refine_pair(self._frames, p, durations, self._placed, DEFAULT_MIN_SCORE)
                                for p in pairs])

@@ -1,0 +1,101 @@
+"""Doubtful segments of a video pair checked with local features, as doubtful search answers are (:mod:`.verify`).
+
+A segment's score is its best key-frame match's, a global-descriptor similarity: a blurred, greyscale or
+letterboxed copy can score under the "no match" threshold while two unrelated videos with alike pictures (dark
+scenes, screens, open sky) score as high.  A segment scoring from ``DupsConfig.check_from`` up to the threshold is
+checked: the two frames of its best match are decoded and compared with SIFT key points under one similarity
+transform (:func:`.verify.inliers`; the second picture also mirrored), and if that fails, the first frame with
+the second video's frame at the moment the segment's start aligns it with (:func:`moments`).  With ``min_inliers`` or more, the segment
+is a verified copy and scores at least :func:`.verify.verified_score`; otherwise it keeps its score.  Checks
+are remembered, so a server asking again with another threshold decodes nothing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+
+import numpy as np
+
+from .dups import Segment
+from .verify import LocalFeatures, VerifyConfig, frame_picture, inliers, verified_score
+
+log = logging.getLogger(__name__)
+
+
+class PairChecker:
+    """``checker(a, b, segment)``: the segment's score after checking its best match (videos ``a`` and ``b`` are
+    ids of ``paths``)."""
+
+    #: frames' key points kept (a frame often stands in several pairs' segments: one excerpt, several look-alikes)
+    KEPT_FRAMES = 256
+
+    def __init__(self, paths: dict[int, str], config: VerifyConfig = VerifyConfig()):
+        self.paths, self.config = paths, config
+        self._done: dict[tuple, int] = {}
+        self._frames: OrderedDict[tuple, dict] = OrderedDict()  # (path, t) -> its grey picture, key points
+        self._lock = threading.Lock()
+
+    def __call__(self, a: int, b: int, seg: Segment) -> float:
+        if seg.a_time < 0 or seg.b_time < 0 or a not in self.paths or b not in self.paths:
+            return seg.score
+        n, t_b = 0, seg.b_time
+        for t_b in moments(seg):
+            n = self.checked(a, seg.a_time, b, t_b)
+            if n >= self.config.min_inliers:
+                break
+        if n < self.config.min_inliers:
+            return seg.score
+        log.debug("segment %s %.2f s = %s %.2f s verified: %d inliers", self.paths[a], seg.a_time, self.paths[b],
+                  t_b, n)
+        return max(seg.score, verified_score(n, self.config))
+
+    def checked(self, a: int, t_a: float, b: int, t_b: float) -> int:
+        """:meth:`inliers` of videos ``a`` and ``b``, remembered."""
+        key = (a, b, round(t_a, 3), round(t_b, 3))
+        with self._lock:
+            n = self._done.get(key)
+        if n is None:
+            n = self.inliers(self.paths[a], t_a, self.paths[b], t_b)
+            with self._lock:
+                self._done[key] = n
+        return n
+
+    def inliers(self, path_a: str, t_a: float, path_b: str, t_b: float) -> int:
+        """Inliers between the frame of ``path_a`` at ``t_a`` and that of ``path_b`` at ``t_b`` or its mirror
+        image (0 if either cannot be read)."""
+        first = self.features(path_a, t_a, mirror=False)
+        second = self.features(path_b, t_b, mirror=False)
+        if first is None or second is None:
+            return 0
+        n = inliers(first, second, self.config)
+        if n < self.config.min_inliers:
+            n = max(n, inliers(first, self.features(path_b, t_b, mirror=True), self.config))
+        return n
+
+    def features(self, path: str, t: float, mirror: bool) -> LocalFeatures | None:
+        """The key points of the frame of ``path`` at ``t`` (its mirror image's), None if it cannot be read."""
+        key = (path, round(t, 3))
+        with self._lock:
+            kept = self._frames.get(key)
+            if kept is not None:
+                self._frames.move_to_end(key)
+        if kept is None:
+            grey = frame_picture(path, t, self.config.side)
+            kept = {"grey": grey, False: None if grey is None else LocalFeatures(grey, self.config)}
+        if kept["grey"] is not None and mirror not in kept:
+            kept[mirror] = LocalFeatures(np.ascontiguousarray(kept["grey"][:, ::-1]), self.config)
+        with self._lock:
+            self._frames[key] = kept
+            while len(self._frames) > self.KEPT_FRAMES:
+                self._frames.popitem(last=False)
+        return kept.get(mirror)
+
+
+def moments(seg: Segment) -> list[float]:
+    """Where in the second video the first video's best-matching frame is looked for: the moment it matched,
+    then the moment the segment's start places it at (a key frame often matches a similar shot of the same
+    scene a second or more away: a talking head, a slow pan)."""
+    aligned = max(0.0, seg.a_time + seg.b_start - seg.a_start)
+    return [seg.b_time] if abs(aligned - seg.b_time) < 0.2 else [seg.b_time, aligned]

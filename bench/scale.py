@@ -292,6 +292,8 @@ def run_engine(name: str, where: str, nprobe: int, qfile: str, gtfile: str | Non
         index = faiss.read_index(where)
         if name != "faiss_pq":
             faiss.extract_index_ivf(index).nprobe = nprobe
+        if name == "faiss_ivfpq":  # as vidseek's engine (search.engines.IVFEngine): faiss 1.15.1's default
+            faiss.extract_index_ivf(index).parallel_mode = 1  # mode answers 2-3 queries wrongly at nlist 16,384
         search = index.search
     open_s = time.perf_counter() - t0
     out = {"open_s": round(open_s, 2), "rss_mb": round(rss_mb(), 1), "rss_index_mb": round(rss_mb() - base, 1)}

@@ -126,3 +126,24 @@ def test_vector_file_reads_rows_in_any_order_and_refuses_a_short_file(stored, tm
     short.write_bytes(vec.path.read_bytes()[:-2])
     with pytest.raises(StoreError, match="corrupt or truncated"):
         open_vectors(short, len(rows), x.shape[1])
+
+
+def test_a_few_queries_together_get_the_answers_each_gets_alone():
+    """A picture and its mirror go through one call; with 16,384 lists faiss's default parallel mode answered the
+    first of 2 or 3 queries on 2+ threads with one id repeated k times."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((40000, 32)).astype(np.float32)
+    pq = ProductQuantizer(32, PQConfig(m=8)).train(x[:8000], threads=1)
+    coarse = CoarseQuantizer(x[rng.choice(len(x), 16384, replace=False)])
+    rows = np.arange(len(x))
+    engine = IVFEngine(pq, coarse, [(rows, coarse.assign(x), pq.encode(x))], nprobe=32)
+    q = x[:5] + 0.05
+    alone = np.stack([engine.search(q[i : i + 1], 10)[1][0] for i in range(5)])
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(2)
+    try:
+        for nq in (2, 3, 5):
+            assert (engine.search(q[:nq], 10)[1] == alone[:nq]).all()
+    finally:
+        faiss.omp_set_num_threads(threads)
+    assert (alone[:, 0] == np.arange(5)).all()  # each query's own vector first

@@ -5,9 +5,10 @@ letterboxed copy can score under the "no match" threshold while two unrelated vi
 scenes, screens, open sky) score as high.  A segment scoring from ``DupsConfig.check_from`` up to the threshold is
 checked: the two frames of its best match are decoded and compared with SIFT key points under one similarity
 transform (:func:`.verify.inliers`; the second picture also mirrored), and if that fails, the first frame with
-the second video's frame at the moment the segment's start aligns it with (:func:`moments`).  With ``min_inliers`` or more, the segment
-is a verified copy and scores at least :func:`.verify.verified_score`; otherwise it keeps its score.  Checks
-are remembered, so a server asking again with another threshold decodes nothing twice.
+the second video's frame at the moment the segment's start aligns it with (:func:`moments`).  With
+``min_inliers`` or more, the segment is a verified copy and scores at least :func:`.verify.verified_score`;
+otherwise it keeps its score.  Checks are remembered, so a server asking again with another threshold decodes
+nothing twice.
 """
 
 from __future__ import annotations

@@ -126,7 +126,8 @@ def test_duplicates_api(server):
     assert r.status_code == 200, r.text
     pairs = r.json()["pairs"]
     assert {(p["a"]["name"], p["b"]["name"]) for p in pairs} == {("Megamind.avi", "Megamind_bugy.avi"),
-                                                                 ("goldeneye-vfr-drop3.mp4", "issue-134-rotate.mp4")}
+                                                                 ("goldeneye-vfr-drop3.mp4", "issue-134-rotate.mp4"),
+                                                                 ("carphone_distorted.mp4", "carphone_pristine.mp4")}
     for p in pairs:
         seg = p["segments"][0]
         for url in (seg["a_thumbnail_url"], seg["b_thumbnail_url"]):
@@ -208,7 +209,7 @@ def test_browser_upload_shows_the_right_card(server, tmp_path):
         # the copies inside the collection: pairs side by side; a click plays one at its segment
         page.click("#show-dups")
         page.wait_for_selector(".pair", timeout=600_000)
-        assert page.locator(".pair").count() == 2
+        assert page.locator(".pair").count() == 3  # the known pairs of the shared videos
         assert "Megamind" in page.locator(".pair").first.inner_text()
         page.wait_for_function("() => [...document.images].every(i => i.complete && i.naturalWidth > 0)")
         page.screenshot(path=str(tmp_path / "duplicates.png"), full_page=True)

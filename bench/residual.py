@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from scale import SAMPLE, collection, queries  # noqa: E402  (bench/scale.py: the same collection and queries)
+from scale import SAMPLE, collection, queries, real_keyframes  # noqa: E402  (bench/scale.py: the same collection and queries)
 
 from vidseek.quantize.ivf import CoarseQuantizer, default_nlist, train_coarse  # noqa: E402
 from vidseek.search import Index  # noqa: E402
@@ -97,11 +97,8 @@ def main() -> None:
     ap.add_argument("--nprobe", type=int, nargs="+", default=[8, 16, 32, 64])
     args = ap.parse_args()
     src = Index.open(args.index, device="cpu")
-    rows = src.table.live_rows()
-    video, when = src.table.video_of(rows), np.asarray(src.table.time)[rows]
-    order = np.lexsort((when, video))
-    real = src.table.vectors(rows[order]).astype(np.float32)
-    x = collection(real, video[order], when[order], args.n, 0)[0]
+    real, video, when = real_keyframes(src)
+    x = collection(real, video, when, args.n, 0)[0]
     sample = x[np.random.default_rng(0).choice(len(x), min(len(x), SAMPLE), replace=False)]
     coarse = CoarseQuantizer(train_coarse(sample, default_nlist(len(x))))
     q, _ = queries({"x": x, "real": len(real)}, args.queries)

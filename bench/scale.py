@@ -5,9 +5,10 @@
 The collection: the real key frames of the shared-video index (built here unless --index is given), plus
 synthetic videos of 100 key frames up to N, drawn from a Gaussian fitted on the real key frames (between- and
 within-video covariance, neighbouring key frames as alike as real ones: vidseek.eval.synthetic.VideoModel; no
-synthetic key frame is a near-copy of a real one), PQ-encoded with the index's own codebooks, assigned to lists by a coarse k-means trained like the build's (on
-65,536 vectors, nlist = vidseek's default for N) and written through the index's own writer
-(vidseek.store.codes.write_codes_part: parts by list range, sorted), then committed as an index.
+synthetic key frame is a near-copy of a real one), PQ-encoded with the index's own codebooks, assigned to lists
+by a coarse k-means trained like the build's (on 65,536 vectors, nlist = vidseek's default for N) and written
+through the index's own writer (vidseek.store.codes.write_codes_part: parts by list range, sorted), then
+committed as an index.
 Queries: real key frames with noise, each with a second noisy copy standing for its mirror (model time is
 left out); 2 vectors per interactive query.
 
@@ -64,15 +65,12 @@ def make_index(base: Path, out: Path, n: int, seed: int = 0, ivf: bool = True) -
     from vidseek.store.model_files import IVF_FILE, save_ivf
 
     src = Index.open(base, device="cpu")
-    rows = src.table.live_rows()
-    real_video, real_time = src.table.video_of(rows), np.asarray(src.table.time)[rows]
-    order = np.lexsort((real_time, real_video))  # in video order, by time
-    real = src.table.vectors(rows[order]).astype(np.float32)
+    real, real_video, real_time = real_keyframes(src)
     man = read_manifest(base)
     shutil.rmtree(out, ignore_errors=True)
     shutil.copytree(base / man.model_dir, out / "model/gen=1")
     t0 = time.perf_counter()
-    x, video, frame = collection(real, real_video[order], real_time[order], n, seed)
+    x, video, frame = collection(real, real_video, real_time, n, seed)
     nlist = default_nlist(n) if ivf else 1
     coarse = CoarseQuantizer(train_coarse(x[np.random.default_rng(seed).choice(n, min(n, SAMPLE), replace=False)],
                                           nlist, threads=None))
@@ -94,6 +92,14 @@ def make_index(base: Path, out: Path, n: int, seed: int = 0, ivf: bool = True) -
            params={"nlist": nlist, "synthetic": True}, removed=[])
     return {"x": x, "codes": codes, "lists": lists, "coarse": coarse, "pq": src.pq, "nlist": nlist,
             "make_s": made, "real": len(real), "stored": np.concatenate(stored), "video": video}
+
+
+def real_keyframes(index) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(vectors, video, time) of an opened index's live key frames, in video order and by time within a video."""
+    rows = index.table.live_rows()
+    video, when = index.table.video_of(rows), np.asarray(index.table.time)[rows]
+    order = np.lexsort((when, video))
+    return index.table.vectors(rows[order]).astype(np.float32), video[order], when[order]
 
 
 def collection(real: np.ndarray, real_video: np.ndarray, real_time: np.ndarray, n: int, seed: int,

@@ -59,15 +59,18 @@ def test_only_the_best_doubtful_segment_is_checked_and_a_verified_one_is_reporte
     scores = [0.9, 0.2, 0.5, 0.45, 0.3]
     checked = []
 
-    def check(seg):  # a stand-in for the local-feature check: it verifies what it is given
-        checked.append(seg.a_start)
+    def check(seg, whole):  # a stand-in for the local-feature check: it verifies what it is given
+        checked.append((seg.a_start, whole))
         return 0.7
 
     segs = pair_segments(matches(ta, tb, scores), DupsConfig(), check)
     # the best doubtful one (check_from <= score < min_score); not 0.9 (reported anyway), 0.45 and 0.3 (one check
     # per pair), 0.2 (under check_from)
-    assert checked == [60.0]
+    assert checked == [(60.0, False)]  # the pair has a segment of its own: not checked as a whole copy
     assert [(s.a_start, round(s.score, 2)) for s in segs] == [(0.0, 0.9), (60.0, 0.7)]
     assert (segs[1].a_time, segs[1].b_time) == (60.0, 65.0)  # where the check looked: the best match's times
     assert pair_segments(matches(ta, tb, scores), DupsConfig(check_from=1.0), check) == segs[:1]
-    assert checked == [60.0]
+    assert len(checked) == 1
+    weak = [0.5, 0.2, 0.3, 0.45, 0.3]  # no segment at the threshold: the best doubtful one is also tried as a whole copy
+    assert [(s.a_start, s.score) for s in pair_segments(matches(ta, tb, weak), DupsConfig(), check)] == [(0.0, 0.7)]
+    assert checked[1:] == [(0.0, True)]

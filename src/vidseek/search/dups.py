@@ -289,16 +289,19 @@ def one_place(segs: list[Segment]) -> list[Segment]:
 
 
 def pair_segments(m: np.ndarray, cfg: DupsConfig = DupsConfig(),
-                  check: Callable[[Segment], float] | None = None) -> list[Segment]:
+                  check: Callable[[Segment, bool], float] | None = None) -> list[Segment]:
     """The reported segments of one video pair from its matches (any order, found from either side);
-    ``check(segment)``: a doubtful segment's score after checking it (:mod:`.dups_check`)."""
+    ``check(segment, whole)``: a doubtful segment's score after checking it (:mod:`.dups_check`); ``whole``:
+    the pair has no segment at the threshold, so the videos may be whole copies whose matches all went astray
+    (also checked at the same place in both timelines; a pair already reported is not re-placed that way)."""
     m = dedupe(m)
     segs = align(m["ta"], m["tb"], m["score"], cfg, (m["fa"], m["fb"]), (m["ea"], m["eb"]))
     if check is not None:  # the CHECKED_PER_PAIR best doubtful segments
+        whole = all(g.score < cfg.min_score for g in segs)
         doubtful = sorted((i for i, g in enumerate(segs) if cfg.check_from <= g.score < cfg.min_score),
                           key=lambda i: -segs[i].score)[:CHECKED_PER_PAIR]
         for i in doubtful:
-            segs[i] = replace(segs[i], score=check(segs[i]))
+            segs[i] = replace(segs[i], score=check(segs[i], whole))
     strong = [g for g in segs if g.score >= cfg.min_score]
     return [g for g in one_place(merge(strong, cfg)) if g.a_end - g.a_start >= cfg.min_duration]
 
@@ -312,9 +315,9 @@ def best_first(pairs: list[Pair]) -> list[Pair]:
 
 
 def pairs_of(matches: np.ndarray, paths: dict[int, str], cfg: DupsConfig = DupsConfig(),
-             checker: Callable[[int, int, Segment], float] | None = None) -> list[Pair]:
+             checker: Callable[[int, int, Segment, bool], float] | None = None) -> list[Pair]:
     """The pairs of videos with at least one segment that passes ``min_score`` and ``min_duration``, best first;
-    doubtful segments checked by ``checker(a, b, segment)`` (default: a :class:`.dups_check.PairChecker`)."""
+    doubtful segments checked by ``checker(a, b, segment, whole)`` (default: a :class:`.dups_check.PairChecker`)."""
     if not len(matches):
         return []
     if checker is None and cfg.check_from < cfg.min_score:
@@ -326,7 +329,8 @@ def pairs_of(matches: np.ndarray, paths: dict[int, str], cfg: DupsConfig = DupsC
     bounds = list(starts) + [len(matches)]
     pairs = []
     for (a, b), s, e in zip(keys.tolist(), bounds[:-1], bounds[1:]):
-        segs = pair_segments(matches[s:e], cfg, (lambda g, a=a, b=b: checker(a, b, g)) if checker else None)
+        segs = pair_segments(matches[s:e], cfg,
+                             (lambda g, whole, a=a, b=b: checker(a, b, g, whole)) if checker else None)
         if segs:
             pairs.append(make_pair(paths[a], paths[b], segs))
     return best_first(pairs)
@@ -335,7 +339,12 @@ def pairs_of(matches: np.ndarray, paths: dict[int, str], cfg: DupsConfig = DupsC
 def find_duplicates(index, cfg: DupsConfig = DupsConfig()) -> list[Pair]:
     """Every pair of videos of an opened index that share footage, in this process (small indexes; the Spark
     job :func:`vidseek.engine.dups.find_duplicates_spark` does the same work in tasks)."""
-    pairs = pairs_of(keyframe_matches(index, index.table.live_rows(), cfg), index.video_paths, cfg)
+    checker = None
+    if cfg.check_from < cfg.min_score:
+        from .dups_check import PairChecker
+
+        checker = PairChecker(index.video_paths, durations=index.video_durations)
+    pairs = pairs_of(keyframe_matches(index, index.table.live_rows(), cfg), index.video_paths, cfg, checker)
     if not cfg.refine:
         return pairs
     from .refine import refine_config, refine_pairs

@@ -5,7 +5,9 @@ letterboxed copy can score under the "no match" threshold while two unrelated vi
 scenes, screens, open sky) score as high.  A segment scoring from ``DupsConfig.check_from`` up to the threshold is
 checked: the two frames of its best match are decoded and compared with SIFT key points under one similarity
 transform (:func:`.verify.inliers`; the second picture also mirrored), and if that fails, the first frame with
-the second video's frame at the moment the segment's start aligns it with (:func:`moments`).  With
+the second video's frame at the moment the segment's start aligns it with, and, for a pair with no segment at the
+threshold whose videos last about as long, at the same place in the second video's timeline (a whole-video copy
+whose key frames all matched look-alike shots: :func:`moments`).  With
 ``min_inliers`` or more, the segment is a verified copy and scores at least :func:`.verify.verified_score`;
 otherwise it keeps its score.  Checks are remembered, so a server asking again with another threshold decodes
 nothing twice.
@@ -26,23 +28,26 @@ log = logging.getLogger(__name__)
 
 
 class PairChecker:
-    """``checker(a, b, segment)``: the segment's score after checking its best match (videos ``a`` and ``b`` are
-    ids of ``paths``)."""
+    """``checker(a, b, segment, whole)``: the segment's score after checking its best match (videos ``a`` and
+    ``b`` are ids of ``paths``; ``whole``: also at the same place in both timelines, for videos of about the same
+    ``durations``)."""
 
     #: frames' key points kept (a frame often stands in several pairs' segments: one excerpt, several look-alikes)
     KEPT_FRAMES = 256
 
-    def __init__(self, paths: dict[int, str], config: VerifyConfig = VerifyConfig()):
-        self.paths, self.config = paths, config
+    def __init__(self, paths: dict[int, str], config: VerifyConfig = VerifyConfig(),
+                 durations: dict[int, float] | None = None):
+        self.paths, self.config, self.durations = paths, config, durations or {}
         self._done: dict[tuple, int] = {}
         self._frames: OrderedDict[tuple, dict] = OrderedDict()  # (path, t) -> its grey picture, key points
         self._lock = threading.Lock()
 
-    def __call__(self, a: int, b: int, seg: Segment) -> float:
+    def __call__(self, a: int, b: int, seg: Segment, whole: bool = True) -> float:
         if seg.a_time < 0 or seg.b_time < 0 or a not in self.paths or b not in self.paths:
             return seg.score
         n, t_b = 0, seg.b_time
-        for t_b in moments(seg):
+        durations = (self.durations.get(a, 0.0), self.durations.get(b, 0.0)) if whole else (0.0, 0.0)
+        for t_b in moments(seg, *durations):
             n = self.checked(a, seg.a_time, b, t_b)
             if n >= self.config.min_inliers:
                 break
@@ -94,9 +99,23 @@ class PairChecker:
         return kept.get(mirror)
 
 
-def moments(seg: Segment) -> list[float]:
+#: videos whose durations differ by at most this factor may be whole copies of each other (at another speed, or
+#: with a few seconds cut), so the same place in both timelines is checked too
+WHOLE_COPY_RATIO = 1.3
+
+
+def moments(seg: Segment, a_duration: float = 0.0, b_duration: float = 0.0) -> list[float]:
     """Where in the second video the first video's best-matching frame is looked for: the moment it matched,
     then the moment the segment's start places it at (a key frame often matches a similar shot of the same
-    scene a second or more away: a talking head, a slow pan)."""
-    aligned = max(0.0, seg.a_time + seg.b_start - seg.a_start)
-    return [seg.b_time] if abs(aligned - seg.b_time) < 0.2 else [seg.b_time, aligned]
+    scene a second or more away: a talking head, a slow pan), then, for videos of about the same duration, the
+    same place in the second video's timeline (a heavily degraded whole copy can match only look-alike shots,
+    and its segments then start at the wrong moments)."""
+    candidates = [seg.b_time, max(0.0, seg.a_time + seg.b_start - seg.a_start)]
+    short, long = sorted((a_duration, b_duration))
+    if 0 < short and long <= WHOLE_COPY_RATIO * short:
+        candidates.append(seg.a_time * b_duration / a_duration)
+    found: list[float] = []
+    for t in candidates:  # in this order, each at least 0.2 s from those before
+        if all(abs(t - u) >= 0.2 for u in found):
+            found.append(t)
+    return found

@@ -37,7 +37,7 @@ class DuplicateCache:
                 self._matches = keyframe_matches(index, index.table.live_rows(), DupsConfig())
                 cfg = refine_config(DupsConfig())
                 self._frames, self._placed = DenseFrames(dense_model(index.model, cfg.image_size), cfg), {}
-                self._checker = PairChecker(index.video_paths)
+                self._checker = PairChecker(index.video_paths, durations=index.video_durations)
                 self._key = generation.number
             pairs = pairs_of(self._matches, index.video_paths, DupsConfig(min_score=min_score), self._checker)
             durations = index.path_durations

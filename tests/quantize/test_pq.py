@@ -81,3 +81,16 @@ def test_batched_encoder_equals_per_subspace_reference():
         sub = pq.subvectors(x[r : r + 1], j)[0]
         da, db = (((pq.centroids[j][c] - sub) ** 2).sum() for c in (a[r, j], b[r, j]))
         assert np.isclose(da, db, rtol=1e-5, atol=1e-6)
+
+
+def test_kmeans_does_not_depend_on_the_order_of_its_sample():
+    """A build reads its training sample in key-frame id order, and the ids hash the videos' paths: the same videos
+    in another folder give the same sample in another order, and must give the same codebooks."""
+    from vidseek.quantize.kmeans import kmeans
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(4000, 8)).astype(np.float32)
+    x[100:110] = x[0]  # equal rows too
+    first = kmeans(x, 64, niter=8, seed=11, threads=1)
+    assert np.array_equal(first, kmeans(x[rng.permutation(len(x))], 64, niter=8, seed=11, threads=1))
+    assert not np.array_equal(first, kmeans(x, 64, niter=8, seed=12, threads=1))  # the seed still matters

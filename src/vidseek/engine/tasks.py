@@ -7,6 +7,7 @@ Everything here is deterministic: one torch / FAISS thread per task, seeded k-me
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 from functools import lru_cache
@@ -272,14 +273,15 @@ def whiten_partition(params_json: str):
     return run
 
 
-EDIT_SEED = 7121  # the edits of the learned whitening's pairs: seeded by this and the key frame's id
+EDIT_SEED = 7121  # the edits of the learned whitening's pairs: seeded by this and the key frame's picture
 
 
 def edited_partition(params_json: str):
     """mapInArrow function: (kf_id, thumb) -> (kf_id, PWA of ``copies`` edited copies of the thumbnail, one
     after the other): the pairs the whitening is learned from.  Each copy gets 1-3 random edits
-    (vidseek.features.augment) seeded by the key frame's id and the copy's number, and goes through the network
-    alone, so its vector does not depend on how Spark batches the rows."""
+    (vidseek.features.augment) seeded by the key frame's picture (not its id: that hashes the video's path, and
+    an index of the same videos in another folder would learn other edits) and the copy's number, and goes
+    through the network alone, so its vector does not depend on how Spark batches the rows."""
     params = json.loads(params_json)
     copies = int(params.get("edit_copies", 1))
 
@@ -294,7 +296,8 @@ def edited_partition(params_json: str):
             ids, vecs = batch.column("kf_id").to_pylist(), []
             for kf, thumb in zip(ids, batch.column("thumb").to_pylist()):
                 img = np.asarray(Image.open(io.BytesIO(thumb)).convert("RGB"))
-                vecs.append(b"".join(model.pwa([_edited(img, kf, c)])[0].astype(np.float16).tobytes()
+                key = picture_key(thumb)
+                vecs.append(b"".join(model.pwa([_edited(img, key, c)])[0].astype(np.float16).tobytes()
                                      for c in range(copies)))
             if ids:
                 yield pa.RecordBatch.from_pydict({"kf_id": ids, "pwa": vecs}, schema=PAIR_SCHEMA)
@@ -302,11 +305,16 @@ def edited_partition(params_json: str):
     return run
 
 
-def _edited(img: np.ndarray, kf: int, copy: int) -> np.ndarray:
+def picture_key(thumb: bytes) -> int:
+    """A non-negative 63-bit key of a key frame's thumbnail (JPEG bytes): the seed of its edits."""
+    return int.from_bytes(hashlib.blake2b(thumb, digest_size=8).digest(), "big") >> 1
+
+
+def _edited(img: np.ndarray, key: int, copy: int) -> np.ndarray:
     """Copy ``copy`` of a key frame's picture with its seeded random edits (copy 0: seeded as in one-copy builds)."""
     from ..features.augment import combine
 
-    seed = [EDIT_SEED, kf & ((1 << 63) - 1)] + ([copy] if copy else [])
+    seed = [EDIT_SEED, key] + ([copy] if copy else [])
     try:
         return combine(np.random.default_rng(seed), img.shape[:2]).apply(img)
     except ValueError:  # a degenerate picture (1x1 px...): its pair is itself, no edit learned

@@ -6,7 +6,9 @@ import numpy as np
 
 
 def kmeans(x: np.ndarray, k: int, niter: int = 25, seed: int = 1234, threads: int | None = None) -> np.ndarray:
-    """(n, d) float32 -> (k, d) float32 centroids.
+    """(n, d) float32 -> (k, d) float32 centroids, whatever the order of the rows of ``x`` (k-means starts from
+    seeded picks among them: they are first put in an order of their own values, so a sample read in another
+    order, e.g. the key frames of videos that live in another folder, gives the same centroids).
 
     With fewer distinct points than ``k`` (a small collection), every point becomes a centroid and the
     rest are copies: codes stay valid, and the reconstruction of the training points is exact.
@@ -22,6 +24,7 @@ def kmeans(x: np.ndarray, k: int, niter: int = 25, seed: int = 1234, threads: in
         return np.ascontiguousarray(uniq[reps], dtype=np.float32)
     import faiss
 
+    x = x[np.lexsort(x.T[::-1])]  # rows in lexicographic order (exact: no arithmetic, equal rows interchangeable)
     if threads is not None:
         faiss.omp_set_num_threads(threads)
     # min_points_per_centroid=1: FAISS would print its own warning for small samples; the build says it once

@@ -315,15 +315,17 @@ def best_first(pairs: list[Pair]) -> list[Pair]:
 
 
 def pairs_of(matches: np.ndarray, paths: dict[int, str], cfg: DupsConfig = DupsConfig(),
-             checker: Callable[[int, int, Segment, bool], float] | None = None) -> list[Pair]:
+             checker: Callable[[int, int, Segment, bool], float] | None = None,
+             durations: dict[int, float] | None = None) -> list[Pair]:
     """The pairs of videos with at least one segment that passes ``min_score`` and ``min_duration``, best first;
-    doubtful segments checked by ``checker(a, b, segment, whole)`` (default: a :class:`.dups_check.PairChecker`)."""
+    doubtful segments checked by ``checker(a, b, segment, whole)`` (default: a :class:`.dups_check.PairChecker`
+    of ``paths`` and the videos' ``durations``)."""
     if not len(matches):
         return []
     if checker is None and cfg.check_from < cfg.min_score:
         from .dups_check import PairChecker
 
-        checker = PairChecker(paths)
+        checker = PairChecker(paths, durations=durations)
     matches = matches[np.lexsort((matches["b"], matches["a"]))]
     keys, starts = np.unique(np.stack([matches["a"], matches["b"]], axis=1), axis=0, return_index=True)
     bounds = list(starts) + [len(matches)]
@@ -339,12 +341,8 @@ def pairs_of(matches: np.ndarray, paths: dict[int, str], cfg: DupsConfig = DupsC
 def find_duplicates(index, cfg: DupsConfig = DupsConfig()) -> list[Pair]:
     """Every pair of videos of an opened index that share footage, in this process (small indexes; the Spark
     job :func:`vidseek.engine.dups.find_duplicates_spark` does the same work in tasks)."""
-    checker = None
-    if cfg.check_from < cfg.min_score:
-        from .dups_check import PairChecker
-
-        checker = PairChecker(index.video_paths, durations=index.video_durations)
-    pairs = pairs_of(keyframe_matches(index, index.table.live_rows(), cfg), index.video_paths, cfg, checker)
+    pairs = pairs_of(keyframe_matches(index, index.table.live_rows(), cfg), index.video_paths, cfg,
+                     durations=index.video_durations)
     if not cfg.refine:
         return pairs
     from .refine import refine_config, refine_pairs

@@ -140,3 +140,19 @@ def test_a_rectangle_inside_the_trimmed_picture_is_searched_beside_it(frames):
     two = content_regions(boxed, both=True)
     assert len(two) == 2 and iou(two[0], window) > 0.8 and iou(two[1], (bar, bar + h, 0, w)) > 0.9
     assert query_boxes([boxed]) == [two]
+
+
+def test_a_caption_band_across_the_picture_is_not_a_region(frames):
+    """A bright band across the lower picture (a caption, a ticker) has four straight sides, but a region is
+    shaped like a picture: a strip (the band, or the band and what lies below it) is never searched."""
+    banded = []
+    for img in frames:
+        h, w = img.shape[:2]
+        edited = img.copy()
+        edited[int(0.78 * h) : int(0.78 * h) + h // 10, w // 10 : w - w // 10] = (230, 230, 230)
+        banded.append((h, content_regions(edited)))
+    for h, boxes in banded:
+        for t, b, l, r in boxes:
+            assert max(b - t, r - l) <= 4 * min(b - t, r - l)
+            assert t < 0.7 * h  # not the band, nor the band and the picture below it
+    assert sum(bool(boxes) for _, boxes in banded) <= 1

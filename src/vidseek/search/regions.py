@@ -26,6 +26,7 @@ ANALYSIS_SIDE = 160  # longer side of the copy the regions are found on
 FLAT_STD = 4.0  # grey levels: a row whose values (smoothed along it) vary this little is flat
 MIN_SIDE = 0.2  # a region's sides are at least this share of the frame's
 MAX_AREA = 0.85  # a region larger than this share of the frame is not worth a second search
+MAX_ASPECT = 4.0  # a region's longer side is at most this many times its shorter one: a picture, not a strip
 INSET_SIDE = 240  # longer side of the copy insets are looked for on
 EDGE_STEP = 30.0  # RGB step (summed over channels) across an inset's side, after smoothing along it
 EDGE_COVER = 0.6  # share of an inset side that must show the step
@@ -76,7 +77,8 @@ def content_regions(image: np.ndarray, weak: bool = True, both: bool = False) ->
     inside bars, or a rectangle of the picture's own content); else one box at most."""
     h, w = image.shape[:2]
     trimmed, inset = trim_borders(image), find_inset(image, weak)
-    found = [b for b in (trimmed, inset) if b is not None and (b[1] - b[0]) * (b[3] - b[2]) <= MAX_AREA * h * w]
+    found = [b for b in (trimmed, inset) if b is not None and (b[1] - b[0]) * (b[3] - b[2]) <= MAX_AREA * h * w
+             and _picture_shaped(b[1] - b[0], b[3] - b[2])]
     if not found:
         return []
     slack = round(0.02 * max(h, w))
@@ -85,6 +87,13 @@ def content_regions(image: np.ndarray, weak: bool = True, both: bool = False) ->
     if both and trimmed in found and inset in found and _inside(inset, trimmed, slack) and _iou(inset, trimmed) < 0.8:
         return [inset, trimmed]
     return [min(found, key=lambda b: (b[1] - b[0]) * (b[3] - b[2]))]
+
+
+def _picture_shaped(height, width):
+    """Whether boxes of these sides (numbers or arrays) are shaped like a picture: no side more than
+    ``MAX_ASPECT`` times the other (2.76:1, the widest film format, passes; a strip of bars or of background
+    between an inset and the frame's border does not)."""
+    return (width <= MAX_ASPECT * height) & (height <= MAX_ASPECT * width)
 
 
 def _inside(a: tuple[int, int, int, int], b: tuple[int, int, int, int], slack: int) -> bool:
@@ -161,7 +170,7 @@ def _best_rectangle(edges: list[np.ndarray], candidates: list[list[np.ndarray]],
     touching = ((y == 0)[:, None, None, None].astype(int) + (y == h)[None, :, None, None]
                 + (x == 0)[None, None, :, None] + (x == w)[None, None, None, :])
     ok = ((cover >= EDGE_EXCESS) & (hh >= h * MIN_SIDE) & (ww >= w * MIN_SIDE)
-          & (hh * ww <= MAX_AREA * h * w) & (touching <= borders))
+          & (hh * ww <= MAX_AREA * h * w) & _picture_shaped(hh, ww) & (touching <= borders))
     if not ok.any():
         return None
     i, l, j, k = np.unravel_index(int(np.argmax(np.where(ok, mean, -1.0))), ok.shape)

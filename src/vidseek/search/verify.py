@@ -226,23 +226,21 @@ class QueryFeatures:
     def __init__(self, pictures: list[np.ndarray], config: VerifyConfig):
         self.pictures, self.config = pictures, config
         self._done: dict[tuple[int, bool], LocalFeatures] = {}
-        self._busy: dict[tuple[int, bool], threading.Lock] = {}
-        self._lock = threading.Lock()
-        self.computed = 0  # how many were computed (tests)
+        self._busy: dict[tuple[int, bool], threading.Lock] = {}  # one per picture: held while it is computed
+        self._lock = threading.Lock()  # guards _busy
+
+    @property
+    def computed(self) -> int:
+        """How many were computed (tests)."""
+        return len(self._done)
 
     def get(self, i: int, mirror: bool) -> LocalFeatures:
         key = (min(i, len(self.pictures) - 1), mirror)
         with self._lock:
-            if key in self._done:
-                return self._done[key]
             busy = self._busy.setdefault(key, threading.Lock())
         with busy:
-            with self._lock:
-                if key in self._done:
-                    return self._done[key]
-            picture = self.pictures[key[0]]
-            found = LocalFeatures(np.ascontiguousarray(picture[:, ::-1]) if mirror else picture, self.config)
-            with self._lock:
-                self._done[key] = found
-                self.computed += 1
-            return found
+            if key not in self._done:
+                picture = self.pictures[key[0]]
+                self._done[key] = LocalFeatures(np.ascontiguousarray(picture[:, ::-1]) if mirror else picture,
+                                                self.config)
+            return self._done[key]

@@ -160,3 +160,38 @@ def test_the_query_features_are_computed_once_whichever_threads_ask():
     plain = features.get(0, mirror=False)
     assert features.computed == 2 and len(plain) > 50
     assert abs(len(got[0]) - len(plain)) <= 0.05 * len(plain)  # the mirror image's points, about as many
+
+
+def test_the_content_region_is_compared_when_the_picture_and_its_mirror_fail():
+    """A picture-in-picture inset on a busy ground: the ground's key points crowd out the inset's (a picture keeps
+    its 1,000 strongest), so the inset cut out is compared too.  Here the picture is unrelated and its region a
+    copy: only the region can verify the hit, and it is tried last, once the picture and its mirror failed."""
+    video = str(SOURCES[1])
+    config = VerifyConfig(sure=2.0)
+    (_, img), = grab_frames(SOURCES[1], [7.0])
+    (_, other), = grab_frames(UNRELATED, [2.0])
+    picture, region = small_grey(other, config.side), small_grey(edit(img, ("crop", "jpeg"), 1), config.side)
+
+    def hit() -> Hit:
+        return Hit(video, 0.3, 7.0, 175, 77, 5, keyframe_time=7.0, keyframe_frame=175)
+
+    (found,) = verify([hit()], [picture], config, regions=[region])
+    assert found.score >= config.floor
+    for regions, cfg in (([None], config), (None, config), ([region], replace(config, regions=False))):
+        (old,) = verify([hit()], [picture], cfg, regions=regions)
+        assert old.score == 0.3
+    features = QueryFeatures([picture], config, [region])
+    assert features.has_region(0) and features.has_region(4) and not QueryFeatures([picture], config).has_region(0)
+    assert len(features.get(0, mirror=False, region=True)) != len(features.get(0, mirror=False))
+
+
+def test_a_query_with_a_content_region_carries_it_small_and_grey(shared_index):
+    index = Index.open(shared_index, device="cpu")
+    (_, img), = grab_frames(SOURCES[0], [3.0])
+    inset = index.prepare(edit(img, ("pip-flat",), 0))  # a flat ground around the inset: found every time
+    plain = index.prepare(img)
+    assert plain.regions is None
+    (cut,) = inset.regions
+    (whole,) = inset.pictures
+    assert cut.dtype == np.uint8 and cut.ndim == 2
+    assert cut.shape[0] < whole.shape[0] and cut.shape[1] < whole.shape[1]

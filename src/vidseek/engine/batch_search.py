@@ -40,7 +40,8 @@ RESULT_SCHEMA = pa.schema([
 ])
 PREPARED_SCHEMA = pa.schema([
     ("query", pa.string()), ("kind", pa.string()), ("times", pa.list_(pa.float64())), ("shape", pa.list_(pa.int32())),
-    ("vectors", pa.binary()), ("signatures", pa.binary()), ("pictures", pa.list_(pa.binary())), ("error", pa.string()),
+    ("vectors", pa.binary()), ("signatures", pa.binary()), ("pictures", pa.list_(pa.binary())),
+    ("regions", pa.list_(pa.binary())), ("error", pa.string()),
 ])
 CANDIDATE_SCHEMA = pa.schema([
     ("query", pa.string()), ("frame", pa.int32()), ("variant", pa.int32()), ("row", pa.int64()),
@@ -71,9 +72,10 @@ def embed_partition(params_json: str):
                     vals = (q, p.kind, list(map(float, p.times)), list(p.vectors.shape),
                             np.ascontiguousarray(p.vectors, np.float32).tobytes(),
                             np.ascontiguousarray(p.signatures, np.float32).tobytes(),
-                            _png(p.pictures) if params["verify"] else None, None)
+                            _png(p.pictures) if params["verify"] else None,
+                            _png(p.regions) if params["verify"] else None, None)
                 except VidseekError as exc:
-                    vals = (q, None, None, None, None, None, None, exc.cause)
+                    vals = (q, None, None, None, None, None, None, None, exc.cause)
                 for name, v in zip(PREPARED_SCHEMA.names, vals):
                     rows[name].append(v)
             yield pa.RecordBatch.from_pydict(rows, schema=PREPARED_SCHEMA)
@@ -81,8 +83,8 @@ def embed_partition(params_json: str):
     return run
 
 
-def _png(pictures: list[np.ndarray] | None) -> list[bytes] | None:
-    """Grey pictures as PNG files (lossless: verifying on the driver sees what one process would)."""
+def _png(pictures: list[np.ndarray | None] | None) -> list[bytes | None] | None:
+    """Grey pictures as PNG files (lossless: verifying on the driver sees what one process would); None stays."""
     import io
 
     from PIL import Image
@@ -91,18 +93,23 @@ def _png(pictures: list[np.ndarray] | None) -> list[bytes] | None:
         return None
     out = []
     for pic in pictures:
+        if pic is None:
+            out.append(None)
+            continue
         buf = io.BytesIO()
         Image.fromarray(pic).save(buf, format="PNG", compress_level=1)
         out.append(buf.getvalue())
     return out
 
 
-def _unpng(blobs: list[bytes] | None) -> list[np.ndarray] | None:
+def _unpng(blobs: list[bytes | None] | None) -> list[np.ndarray | None] | None:
     import io
 
     from PIL import Image
 
-    return None if blobs is None else [np.asarray(Image.open(io.BytesIO(b)).convert("L")) for b in blobs]
+    if blobs is None:
+        return None
+    return [None if b is None else np.asarray(Image.open(io.BytesIO(b)).convert("L")) for b in blobs]
 
 
 def shard_task(part: int, params_json: str) -> Iterator[bytes]:
@@ -214,9 +221,9 @@ def _search_rounds(session, params: dict, prepared: pa.Table, driver, shards: in
     ok = prepared.filter(pc.is_null(prepared.column("error")))
     todo = {q: PreparedQuery(kind, times, np.frombuffer(v, np.float32).reshape(shape),
                              np.frombuffer(sig, np.float32).reshape(-1, SIZE[0] * SIZE[1]), _unpng(pics),
-                             flipped=params["flip"])
-            for q, kind, times, shape, v, sig, pics in zip(*(ok.column(c).to_pylist() for c in (
-                "query", "kind", "times", "shape", "vectors", "signatures", "pictures")))}
+                             _unpng(regions), flipped=params["flip"])
+            for q, kind, times, shape, v, sig, pics, regions in zip(*(ok.column(c).to_pylist() for c in (
+                "query", "kind", "times", "shape", "vectors", "signatures", "pictures", "regions")))}
     results: dict[str, list] = {}
     if params["flip"]:
         first = _stage(session, params, {q: p.first() for q, p in todo.items()}, driver, shards, k, refine, quiet,

@@ -349,7 +349,8 @@ class Index(QueryPreparation):
                     return self.place_one(hit, prepared, picture=True)
                 return None
 
-            hits = verify(hits, prepared.pictures, self.verify_config, prepared.kind, before, prepared.times)
+            hits = verify(hits, prepared.pictures, self.verify_config, prepared.kind, before, prepared.times,
+                          prepared.regions)
             placed = {id(h) for h in hits if first.get(id(h)) == h.keyframe_id}  # a hit moved is placed anew
         hits = hits if min_score is None else [h for h in hits if h.score >= min_score]
         return self.place(hits, prepared, skip=placed)

@@ -25,6 +25,7 @@ class PreparedQuery:
     vectors: np.ndarray
     signatures: np.ndarray | None = None  # of the first frame, to place hits frame-exactly (:mod:`.timing`)
     pictures: list[np.ndarray] | None = None  # each frame small and grey, to verify doubtful hits (:mod:`.verify`)
+    regions: list[np.ndarray | None] | None = None  # each frame's content region the same way (None: it has none)
     flipped: bool = False  # the last variant is the mirror image (in ``vectors``, or computed by ``pending``)
     pending: Callable[[], np.ndarray] | None = field(default=None, repr=False, compare=False)
 
@@ -86,14 +87,15 @@ class QueryPreparation:
         first = images[0]
         sigs = query_signatures(first, [crop(first, b) for b in boxes[0]])
         pictures = [small_grey(im, self.verify_config.side) for im in images] if self.verify_config.hits else None
+        cut = _region_pictures(images, boxes, self.verify_config.side) if pictures else None
         # a still's mirror is as large as the picture: in its batch it costs a third of a forward pass, against a
         # whole one later (640x360 alone 21 ms, with its mirror 28): embedded at once (rank leaves it out until
         # needed, PreparedQuery.first); a clip's mirrors would double its batches: embedded only if ranked
         if lazy and flip and kind == "clip":
             vectors, _ = self._embed_views(images, flip, regions, boxes, mirrors=False)
-            return PreparedQuery(kind, times, vectors, sigs, pictures, flipped=True,
+            return PreparedQuery(kind, times, vectors, sigs, pictures, cut, flipped=True,
                                  pending=lambda: self.embed_mirrors(images, boxes))
-        return PreparedQuery(kind, times, self.embed_images(images, flip=flip, boxes=boxes), sigs, pictures, flip)
+        return PreparedQuery(kind, times, self.embed_images(images, flip=flip, boxes=boxes), sigs, pictures, cut, flip)
 
     def query_frames(self, query: Query) -> tuple[list[np.ndarray], list[float], str]:
         """Decode a query: (images, their times in the query, 'image' | 'clip')."""
@@ -107,3 +109,12 @@ def _views(images: list[np.ndarray], boxes: list, flip: bool) -> list[tuple[list
 
     clip = len(images) > 2
     return [query_views(im, [crop(im, b) for b in bs], flip, clip) for im, bs in zip(images, boxes)]
+
+
+def _region_pictures(images: list[np.ndarray], boxes: list, side: int) -> list[np.ndarray | None] | None:
+    """Each image's first content region cut out, small and grey as :mod:`.verify` compares it (None: the image
+    has none); None when no image has one."""
+    from .regions import crop
+
+    cut = [small_grey(crop(im, bs[0]), side) if bs else None for im, bs in zip(images, boxes)]
+    return cut if any(c is not None for c in cut) else None

@@ -56,6 +56,7 @@ class VerifyConfig:
     clip_check: str = "aligned"  # a clip's frame is checked against the video's frame at the same moment of the
     # clip ("aligned": the hit's start plus the frame's time in the clip) or against the key frame it matched
     clip_frames: int = 2  # a clip's best hit failing: its first query frame (its last, if that one matched) tried
+    regions: bool = True  # a query frame's content region (cut out) is compared too when the frame and its mirror fail
 
 
 def small_grey(image: np.ndarray, side: int) -> np.ndarray:
@@ -147,18 +148,20 @@ def needs_check(hits: list[Hit], config: VerifyConfig) -> bool:
 
 def verify(hits: list[Hit], pictures: list[np.ndarray], config: VerifyConfig, kind: str = "image",
            before: Callable[[Hit], tuple[float, np.ndarray] | None] | None = None,
-           times: list[float] | None = None) -> list[Hit]:
+           times: list[float] | None = None, regions: list[np.ndarray | None] | None = None) -> list[Hit]:
     """Check the ``config.hits`` best hits and return all hits, verified scores raised, best first.  An image is
     compared with the frame at the hit's time, a clip's frame that matched the hit's best key frame
     (``hit.query_frame``, at ``times[hit.query_frame]`` in the clip) with the frame that long after the hit's
     start (``clip_check="keyframe"``: with that key frame).  ``before(hit)`` runs first in the hit's thread
     (placing it, so that an image is checked at its exact frame while the other hits are checked beside it); it
     may return a (time in the video, grey picture) it decoded, used instead of decoding that frame again.
-    Hits of videos that cannot be read are left as they are."""
+    ``regions``: per query frame its content region, small and grey, or None (:mod:`.regions`): a picture-in-picture
+    inset on a busy ground, whose key points the ground outnumbers (a picture keeps its ``features`` strongest), is
+    compared on its own too.  Hits of videos that cannot be read are left as they are."""
     todo = hits[: config.hits]
     if not todo or not pictures:
         return hits
-    queries = QueryFeatures(pictures, config)
+    queries = QueryFeatures(pictures, config, regions if config.regions else None)
     for i in {h.query_frame for h in todo}:  # before the threads, which share them
         queries.get(i, mirror=False)
 
@@ -186,6 +189,8 @@ def verify(hits: list[Hit], pictures: list[np.ndarray], config: VerifyConfig, ki
         n = inliers(queries.get(i, mirror=False), target, config)
         if n < config.min_inliers:  # a mirrored copy: its points match the mirror image's
             n = max(n, inliers(queries.get(i, mirror=True), target, config))
+        if n < config.min_inliers and queries.has_region(i):
+            n = max(n, inliers(queries.get(i, mirror=False, region=True), target, config))
         return n
 
     # other moments are checked beside the hits, in case the hit's own frame fails (on two threads, the best
@@ -219,14 +224,16 @@ def _clip_frames(matched: int, count: int, most: int) -> list[int]:
 
 
 class QueryFeatures:
-    """The query frames' features (and their mirror images'), each computed once per search, when first needed,
-    by whichever checking thread needs it first: a thread that needs one being computed waits for it (two
-    checks failing at once both want the mirror's, which costs as much as a frame's)."""
+    """The query frames' features (and their mirror images' and content regions'), each computed once per search,
+    when first needed, by whichever checking thread needs it first: a thread that needs one being computed waits
+    for it (two checks failing at once both want the mirror's, which costs as much as a frame's)."""
 
-    def __init__(self, pictures: list[np.ndarray], config: VerifyConfig):
+    def __init__(self, pictures: list[np.ndarray], config: VerifyConfig,
+                 regions: list[np.ndarray | None] | None = None):
         self.pictures, self.config = pictures, config
-        self._done: dict[tuple[int, bool], LocalFeatures] = {}
-        self._busy: dict[tuple[int, bool], threading.Lock] = {}  # one per picture: held while it is computed
+        self.regions = regions if regions is not None and len(regions) == len(pictures) else None
+        self._done: dict[tuple[int, bool, bool], LocalFeatures] = {}
+        self._busy: dict[tuple[int, bool, bool], threading.Lock] = {}  # one per picture: held while computed
         self._lock = threading.Lock()  # guards _busy
 
     @property
@@ -234,13 +241,16 @@ class QueryFeatures:
         """How many were computed (tests)."""
         return len(self._done)
 
-    def get(self, i: int, mirror: bool) -> LocalFeatures:
-        key = (min(i, len(self.pictures) - 1), mirror)
+    def has_region(self, i: int) -> bool:
+        return self.regions is not None and self.regions[min(i, len(self.pictures) - 1)] is not None
+
+    def get(self, i: int, mirror: bool, region: bool = False) -> LocalFeatures:
+        key = (min(i, len(self.pictures) - 1), mirror, region)
         with self._lock:
             busy = self._busy.setdefault(key, threading.Lock())
         with busy:
             if key not in self._done:
-                picture = self.pictures[key[0]]
+                picture = (self.regions if region else self.pictures)[key[0]]
                 self._done[key] = LocalFeatures(np.ascontiguousarray(picture[:, ::-1]) if mirror else picture,
                                                 self.config)
             return self._done[key]

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from ..memory import release_memory
 from ..quantize.ivf import DEFAULT_NPROBE
 from ..store.layout import read_manifest
 from ..store.remote import readable_index
@@ -77,10 +78,12 @@ class Index(QueryPreparation):
         else:
             self.engine = FlatEngine(self.pq, list(found))
         self._own_rows = None if parts is None else np.concatenate(own + [np.zeros(0, np.int64)])
+        del found, stream, own  # the last part's arrays, held by the reading generator
         self._n_live = int(np.count_nonzero(self.table.video >= 0))
         self._thumbs = Thumbnails(path, self.manifest)
-        pa.default_memory_pool().release_unused()  # the Parquet reads' buffers
         self.refresh_background()
+        pa.default_memory_pool().release_unused()  # the Parquet reads' buffers
+        release_memory()  # and the heap the parts' temporary arrays left (bench/scale.py at 10M)
 
     @classmethod
     def open(cls, path: str | os.PathLike, device: str = "auto", weights: str | None = None,

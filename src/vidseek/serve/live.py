@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import VidseekError
+from ..memory import release_memory
 from ..search import Index
 from ..search.timing import TimeConfig
 from ..search.verify import VerifyConfig
@@ -47,19 +48,6 @@ class Generation:
     @property
     def number(self) -> int:
         return self.index.manifest.generation
-
-
-def release_memory() -> None:
-    """Hand freed memory back to the system (glibc keeps freed heap in per-thread arenas: without this the
-    resident size of a server that switched generations stays at its high-water mark)."""
-    import ctypes
-    import gc
-
-    gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
-        pass
 
 
 class LiveIndex:

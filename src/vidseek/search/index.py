@@ -83,7 +83,7 @@ class Index(QueryPreparation):
         self._thumbs = Thumbnails(path, self.manifest)
         self.refresh_background()
         pa.default_memory_pool().release_unused()  # the Parquet reads' buffers
-        release_memory()  # and the heap the parts' temporary arrays left (bench/scale.py at 10M)
+        release_memory(collect=False)  # and the heap the parts' temporary arrays left (bench/scale.py at 10M)
 
     @classmethod
     def open(cls, path: str | os.PathLike, device: str = "auto", weights: str | None = None,

@@ -7,7 +7,9 @@ SIFT key points of the query and of the matched frame, matched one to one (Lowe'
 transform (turn, scale, shift) fitted by RANSAC.  A copy shares many points under one transform; unrelated
 pictures share a handful at most (on ``bench/accuracy.py``, at most 4 over 1,229 unrelated pairs on both seeds,
 against 6 or more for 83-85% of true pairs).  A transform that shrinks everything into one spot, or inliers
-bunched in a sliver of the frame, count as no match.
+bunched in a sliver of the frame, count as no match.  The query is compared as it is, then as its mirror image,
+then, when it has a content region (:mod:`.regions`), as that region cut out: a picture keeps its strongest key
+points, and on a picture-in-picture over a busy ground most of them are the ground's.
 
 Only doubtful answers pay for it: when the best hit scores under ``sure``, the ``hits`` best hits whose video can
 be read are checked (the frame at the hit's time, the best placed first; for a clip, its frame that matched the

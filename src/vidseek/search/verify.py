@@ -133,10 +133,11 @@ def grey_picture(frame: DecodedFrame, side: int) -> np.ndarray:
     return small_grey(frame.rgb(side), side)
 
 
-def frame_picture(path: str, t: float, side: int) -> np.ndarray | None:
-    """The grey frame of ``path`` at ``t`` seconds (upright, longer side ``side``), None if it cannot be read."""
+def frame_picture(path: str, t: float, side: int, threads: int = 0) -> np.ndarray | None:
+    """The grey frame of ``path`` at ``t`` seconds (upright, longer side ``side``), None if it cannot be read.
+    ``threads``: decoder threads (:class:`~vidseek.video.decode.VideoReader`; 1 where callers decode in parallel)."""
     try:
-        with VideoReader(path) as reader:
+        with VideoReader(path, threads=threads) as reader:
             for frame in reader.frames_at([max(0.0, t - 1e-3)]):
                 return grey_picture(frame, side)
     except (VidseekError, OSError) as exc:
@@ -184,7 +185,9 @@ def verify(hits: list[Hit], pictures: list[np.ndarray], config: VerifyConfig, ki
         """Inliers between query frame ``i`` (the hit's ``query_frame``) and the hit's video at ``t`` (``known``:
         a time and its picture, decoded already)."""
         i = hit.query_frame if i is None else i
-        frame = known[1] if known is not None and abs(known[0] - t) < 1e-4 else frame_picture(hit.video, t, config.side)
+        # one decoder thread each: the checks run two at a time, on as many cores (the same frames, less switching)
+        frame = (known[1] if known is not None and abs(known[0] - t) < 1e-4
+                 else frame_picture(hit.video, t, config.side, threads=1))
         if frame is None:
             return 0
         target = LocalFeatures(frame, config)

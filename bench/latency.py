@@ -34,6 +34,9 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--time-hits", type=int, help="hits placed frame-exactly (vidseek.search.timing; 0: key-frame "
                     "times; default: the library's)")
+    ap.add_argument("--keep-frames", action="store_true", help="keep the features of the frames checked by one "
+                    "search for the next (as a server does; vidseek.search.frame_cache); by default each search "
+                    "starts without them, as the first to check its frames")
     ap.add_argument("--verify-hits", type=int, help="hits checked with local features when the answer is doubtful "
                     "(vidseek.search.verify; 0: none; default: the library's)")
     args = ap.parse_args()
@@ -56,6 +59,8 @@ def main() -> None:
     for q in args.queries:
         times = []
         for _ in range(args.repeat):
+            if not args.keep_frames and hasattr(index, "frame_cache"):  # versions before the cache have none
+                index.frame_cache.clear()
             t0 = time.perf_counter()
             index.search(q)
             times.append(time.perf_counter() - t0)

@@ -195,3 +195,46 @@ def test_a_query_with_a_content_region_carries_it_small_and_grey(shared_index):
     (whole,) = inset.pictures
     assert cut.dtype == np.uint8 and cut.ndim == 2
     assert cut.shape[0] < whole.shape[0] and cut.shape[1] < whole.shape[1]
+
+
+def test_frames_checked_by_one_search_are_kept_for_the_next(tmp_path, monkeypatch):
+    """The features of a checked frame are kept (vidseek.search.frame_cache): the next search that checks it
+    decodes nothing and gets the same verdicts; the cache holds ``size`` frames at most, forgets the least recently
+    used first, reads a replaced video again and keeps nothing for a video it cannot read."""
+    import shutil
+
+    from vidseek.search import frame_cache, verify as verify_module
+    from vidseek.search.frame_cache import FrameFeatureCache
+
+    video = tmp_path / "bikes.mp4"
+    shutil.copy(SOURCES[1], video)
+    config = VerifyConfig(sure=2.0, moments=0)
+    (_, img), = grab_frames(SOURCES[1], [7.0])
+    query = [small_grey(edit(img, ("crop", "jpeg"), 1), config.side)]
+    decoded = []
+    real = verify_module.frame_picture
+    monkeypatch.setattr(verify_module, "frame_picture", lambda *a, **k: decoded.append(a[:2]) or real(*a, **k))
+
+    def hits() -> list[Hit]:  # the copy's frame, an unrelated moment, an unreadable video
+        return [Hit(str(video), 0.3, 7.0, 175, 77, 5, keyframe_time=7.0, keyframe_frame=175),
+                Hit(str(video), 0.2, 1.0, 25, 11, 5, keyframe_time=1.0, keyframe_frame=25),
+                Hit(str(tmp_path / "gone.mp4"), 0.1, 1.0, 25, 12, 6, keyframe_time=1.0, keyframe_frame=25)]
+
+    uncached = [(h.time, h.score) for h in verify(hits(), query, config)]
+    assert uncached[0][1] >= config.floor and [s for _, s in uncached[1:]] == [0.2, 0.1]
+    cache = FrameFeatureCache(size=2)
+    decoded.clear()
+    first = [(h.time, h.score) for h in verify(hits(), query, config, cache=cache)]
+    assert first == uncached and len(decoded) == 3 and len(cache) == 2  # the unreadable video is not kept
+    decoded.clear()
+    again = [(h.time, h.score) for h in verify(hits(), query, config, cache=cache)]
+    assert again == uncached and decoded == [(str(tmp_path / "gone.mp4"), 1.0)] and cache.hits == 2
+    kept = cache.get(str(video), 7.0, config, lambda: None)
+    fresh = LocalFeatures(real(str(video), 7.0, config.side), config)
+    assert np.array_equal(kept.desc, fresh.desc) and kept.desc.dtype == fresh.desc.dtype
+    assert np.array_equal(kept.points, fresh.points) and kept.shape == fresh.shape
+    cache.get(str(video), 3.0, config, lambda: fresh)  # a third frame: the least recently used (1.0 s) goes
+    assert len(cache) == 2 and cache.get(str(video), 1.0, config, lambda: None) is None
+    shutil.copy(SOURCES[0], video)  # replaced: another size, another time stamp
+    assert cache.get(str(video), 7.0, config, lambda: None) is None
+    assert frame_cache.SIZE * 128 * 1000 <= 20e6  # the default bound: about 16 MB of descriptors

@@ -39,6 +39,7 @@ from ..store.model_files import IVF_FILE, PQ_FILE, REFERENCE_FILE, load_ivf, loa
 from ..store.thumbs import Thumbnails
 from .clips import CLIP_NPROBE_SHARE, clip_depth, clip_top
 from .engines import FlatEngine, IVFEngine
+from .frame_cache import FrameFeatureCache
 from .hits import Hit, hits_json  # noqa: F401 - hits_json is part of this module's interface
 from .prepared import PreparedQuery, QueryPreparation  # noqa: F401 - PreparedQuery is part of this interface
 from .query import Query
@@ -58,6 +59,7 @@ class Index(QueryPreparation):
                  time_config: TimeConfig = TimeConfig(), verify_config: VerifyConfig = VerifyConfig()):
         self.path = path
         self.verify_config = verify_config
+        self.frame_cache = FrameFeatureCache()  # features of the frames checked lately, for the next searches
         self.score_config = score_config
         self.time_config = time_config
         self.manifest = read_manifest(path)
@@ -353,7 +355,7 @@ class Index(QueryPreparation):
                 return None
 
             hits = verify(hits, prepared.pictures, self.verify_config, prepared.kind, before, prepared.times,
-                          prepared.regions)
+                          prepared.regions, self.frame_cache)
             placed = {id(h) for h in hits if first.get(id(h)) == h.keyframe_id}  # a hit moved is placed anew
         hits = hits if min_score is None else [h for h in hits if h.score >= min_score]
         return self.place(hits, prepared, skip=placed)

@@ -31,6 +31,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
@@ -38,6 +39,9 @@ from PIL import Image
 from ..errors import VidseekError
 from ..video.decode import DecodedFrame, VideoReader
 from .hits import Hit
+
+if TYPE_CHECKING:
+    from .frame_cache import FrameFeatureCache
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +155,8 @@ def needs_check(hits: list[Hit], config: VerifyConfig) -> bool:
 
 def verify(hits: list[Hit], pictures: list[np.ndarray], config: VerifyConfig, kind: str = "image",
            before: Callable[[Hit], tuple[float, np.ndarray] | None] | None = None,
-           times: list[float] | None = None, regions: list[np.ndarray | None] | None = None) -> list[Hit]:
+           times: list[float] | None = None, regions: list[np.ndarray | None] | None = None,
+           cache: FrameFeatureCache | None = None) -> list[Hit]:
     """Check the ``config.hits`` best hits and return all hits, verified scores raised, best first.  An image is
     compared with the frame at the hit's time, a clip's frame that matched the hit's best key frame
     (``hit.query_frame``, at ``times[hit.query_frame]`` in the clip) with the frame that long after the hit's
@@ -160,7 +165,8 @@ def verify(hits: list[Hit], pictures: list[np.ndarray], config: VerifyConfig, ki
     may return a (time in the video, grey picture) it decoded, used instead of decoding that frame again.
     ``regions``: per query frame its content region, small and grey, or None (:mod:`.regions`): a picture-in-picture
     inset on a busy ground, whose key points the ground outnumbers (a picture keeps its ``features`` strongest), is
-    compared on its own too.  Hits of videos that cannot be read are left as they are."""
+    compared on its own too.  ``cache``: the features of frames checked lately (:mod:`.frame_cache`), kept for the
+    next searches.  Hits of videos that cannot be read are left as they are."""
     todo = hits[: config.hits]
     if not todo or not pictures:
         return hits
@@ -185,12 +191,12 @@ def verify(hits: list[Hit], pictures: list[np.ndarray], config: VerifyConfig, ki
         """Inliers between query frame ``i`` (the hit's ``query_frame``) and the hit's video at ``t`` (``known``:
         a time and its picture, decoded already)."""
         i = hit.query_frame if i is None else i
-        # one decoder thread each: the checks run two at a time, on as many cores (the same frames, less switching)
-        frame = (known[1] if known is not None and abs(known[0] - t) < 1e-4
-                 else frame_picture(hit.video, t, config.side, threads=1))
-        if frame is None:
+        if known is not None and abs(known[0] - t) < 1e-4:
+            target = LocalFeatures(known[1], config)
+        else:
+            target = _frame_features(hit.video, t, config, cache)
+        if target is None:
             return 0
-        target = LocalFeatures(frame, config)
         n = inliers(queries.get(i, mirror=False), target, config)
         if n < config.min_inliers:  # a mirrored copy: its points match the mirror image's
             n = max(n, inliers(queries.get(i, mirror=True), target, config))
@@ -218,6 +224,18 @@ def verify(hits: list[Hit], pictures: list[np.ndarray], config: VerifyConfig, ki
             log.debug("verified %s at %.2f s: %d inliers", hit.video, hit.keyframe_time, found[i])
             hit.score = max(hit.score, verified_score(found[i], config))
     return sorted(hits, key=lambda h: -h.score)
+
+
+def _frame_features(path: str, t: float, config: VerifyConfig, cache: FrameFeatureCache | None
+                    ) -> LocalFeatures | None:
+    """The features of ``path``'s frame at ``t`` s (None: it cannot be read), kept in ``cache`` if given."""
+
+    def compute() -> LocalFeatures | None:
+        # one decoder thread each: the checks run two at a time, on as many cores (the same frames, less switching)
+        frame = frame_picture(path, t, config.side, threads=1)
+        return None if frame is None else LocalFeatures(frame, config)
+
+    return compute() if cache is None else cache.get(path, t, config, compute)
 
 
 def _clip_frames(matched: int, count: int, most: int) -> list[int]:

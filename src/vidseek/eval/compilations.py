@@ -1,8 +1,9 @@
 """Videos made of edited excerpts of other videos at known offsets, for evaluating `vidseek dups`.
 
 A compilation is a lead (an excerpt of one video) followed by a body (an excerpt of another), each with its own
-edits (vidseek.eval.edits, the same edit on every frame), re-encoded at 10 frames/s.  Its truth: which part of
-the compilation is which part of which source.
+edits (vidseek.eval.edits, the same edit on every frame), fitted into the compilation's 384x216 frame as a video
+editor does (its aspect kept, black bars on the sides or above and below) and re-encoded at 10 frames/s.  Its
+truth: which part of the compilation is which part of which source.
 """
 
 from __future__ import annotations
@@ -46,8 +47,19 @@ def excerpt(path: Path, start: float, length: float, edits: tuple[str, ...], rng
     for img in frames:
         for name, seed in zip(edits, seeds):  # the same random choices on every frame of the excerpt
             img = EDITS[name](img, np.random.default_rng(int(seed)))
-        out.append(np.asarray(Image.fromarray(np.ascontiguousarray(img)).resize(size)))
+        out.append(fit(img, size))
     return out
+
+
+def fit(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``img`` scaled to fit a black ``size`` (width, height) frame, its aspect kept, centred."""
+    w, h = size
+    scale = min(w / img.shape[1], h / img.shape[0])
+    iw, ih = max(1, round(img.shape[1] * scale)), max(1, round(img.shape[0] * scale))
+    frame = np.zeros((h, w, 3), np.uint8)
+    y, x = (h - ih) // 2, (w - iw) // 2
+    frame[y : y + ih, x : x + iw] = np.asarray(Image.fromarray(np.ascontiguousarray(img)).convert("RGB").resize((iw, ih)))
+    return frame
 
 
 def make_compilations(sources: list[Path], out: Path, count: int, seed: int = 0) -> list[Shared]:

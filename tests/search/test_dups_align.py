@@ -74,3 +74,25 @@ def test_only_the_best_doubtful_segment_is_checked_and_a_verified_one_is_reporte
     weak = [0.5, 0.2, 0.3, 0.45, 0.3]  # no segment at the threshold: the best doubtful one is also tried as a whole copy
     assert [(s.a_start, s.score) for s in pair_segments(matches(ta, tb, weak), DupsConfig(), check)] == [(0.0, 0.7)]
     assert checked[1:] == [(0.0, True)]
+
+
+def test_a_segment_under_sure_is_reported_only_if_its_check_confirms_it():
+    ta = np.array([0.0, 30.0, 60.0, 90.0])  # four moments far apart: four segments
+    scores = [0.9, 0.65, 0.6, 0.4]
+    checked = []
+
+    def check(seg, whole):  # confirms the 0.6 and 0.4 segments only (a stand-in for the local-feature check)
+        checked.append(seg.a_start)
+        return 0.62 if seg.a_start in (60.0, 90.0) else None
+
+    segs = pair_segments(matches(ta, ta + 5, scores), DupsConfig(), check)
+    # 0.9 (at least `sure`) is not checked; 0.65 and 0.6 (from the threshold up to `sure`) both are, and the best
+    # doubtful one under the threshold (0.4)
+    assert sorted(checked) == [30.0, 60.0, 90.0]
+    # 0.65 not confirmed: scored x0.75 = 0.49, under the threshold; 0.6 confirmed: max(0.6, 0.62); 0.4 confirmed
+    assert [(s.a_start, round(s.score, 2)) for s in segs] == [(0.0, 0.9), (60.0, 0.62), (90.0, 0.62)]
+    lower = pair_segments(matches(ta, ta + 5, scores), DupsConfig(min_score=0.44), lambda seg, whole: None)
+    assert [(s.a_start, round(s.score, 3)) for s in lower] == [(0.0, 0.9), (30.0, 0.487), (60.0, 0.45)]
+    unchecked = pair_segments(matches(ta, ta + 5, scores), DupsConfig(check_from=1.0), check)  # --no-check
+    assert [(s.a_start, round(s.score, 2)) for s in unchecked] == [(0.0, 0.9), (30.0, 0.65), (60.0, 0.6)]
+    assert len(checked) == 3

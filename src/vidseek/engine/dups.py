@@ -72,11 +72,11 @@ def align_group(cfg_json: str, index: str):
         for name in MATCH_DTYPE.names:
             m[name] = df[name].to_numpy()
         a, b = int(df["a"].iloc[0]), int(df["b"].iloc[0])
-        if cfg.check_from < cfg.min_score and not checkers:
+        if cfg.checks and not checkers:
             videos = searchable_videos(Path(index), read_manifest(Path(index)))
             checkers.append(PairChecker({v: p for v, (p, _) in videos.items()},
                                         durations={v: d for v, (_, d) in videos.items()}))
-        segs = pair_segments(m, cfg, (lambda g, whole: checkers[0](a, b, g, whole)) if checkers else None)
+        segs = pair_segments(m, cfg, (lambda g, whole: checkers[0].confirm(a, b, g, whole)) if checkers else None)
         return pd.DataFrame([(a, b, g.a_start, g.a_end, g.b_start, g.b_end, g.score, g.a_frame, g.b_frame)
                              for g in segs],
                             columns=list(SEGMENT_FIELDS))

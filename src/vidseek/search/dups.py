@@ -49,8 +49,18 @@ class DupsConfig:
     transforms: tuple[str, ...] = ("mirror", "rot90")
     extend_max: float = 4.0  # a segment ends where its last key frame's span ends (the next key frame), at most this
     refine: bool = True  # place each reported segment frame by frame (vidseek.search.refine)
-    check_from: float = 0.25  # segments scoring from this up to min_score are checked with local features
-    # (vidseek.search.dups_check): a verified copy is reported; at min_score or more: never checked
+    check_from: float = 0.25  # segments scoring from this up to ``sure`` are checked with local features
+    # (vidseek.search.dups_check): a verified copy is reported (the best one under min_score of each pair is checked)
+    sure: float = 0.7  # a segment scoring this much is not checked (search's VerifyConfig.sure) ...
+    unconfirmed: float = 0.75  # ... and one from min_score up to it that the check does not confirm is scored this
+    # much lower (x0.75: 0.7 -> 0.525, under the default threshold): every key frame of a pair meets every other, in
+    # three variants, so unrelated look-alikes (two recordings of one place) reach the doubtful band more often than
+    # a search answer does
+
+    @property
+    def checks(self) -> bool:
+        """Whether any segment is checked with local features (``--no-check`` sets ``check_from`` to 1)."""
+        return self.check_from < max(self.min_score, self.sure)
 
 
 @dataclass
@@ -289,21 +299,39 @@ def one_place(segs: list[Segment]) -> list[Segment]:
 
 
 def pair_segments(m: np.ndarray, cfg: DupsConfig = DupsConfig(),
-                  check: Callable[[Segment, bool], float] | None = None) -> list[Segment]:
+                  check: Callable[[Segment, bool], float | None] | None = None) -> list[Segment]:
     """The reported segments of one video pair from its matches (any order, found from either side);
-    ``check(segment, whole)``: a doubtful segment's score after checking it (:mod:`.dups_check`); ``whole``:
+    ``check(segment, whole)``: the score a doubtful segment earns as a confirmed copy, None if the check does not
+    confirm it (:func:`checked_segments`, :mod:`.dups_check`); ``whole``:
     the pair has no segment at the threshold, so the videos may be whole copies whose matches all went astray
     (also checked at the same place in both timelines; a pair already reported is not re-placed that way)."""
     m = dedupe(m)
     segs = align(m["ta"], m["tb"], m["score"], cfg, (m["fa"], m["fb"]), (m["ea"], m["eb"]))
-    if check is not None:  # the CHECKED_PER_PAIR best doubtful segments
-        whole = all(g.score < cfg.min_score for g in segs)
-        doubtful = sorted((i for i, g in enumerate(segs) if cfg.check_from <= g.score < cfg.min_score),
-                          key=lambda i: -segs[i].score)[:CHECKED_PER_PAIR]
-        for i in doubtful:
-            segs[i] = replace(segs[i], score=check(segs[i], whole))
+    if check is not None:
+        segs = checked_segments(segs, cfg, check)
     strong = [g for g in segs if g.score >= cfg.min_score]
     return [g for g in one_place(merge(strong, cfg)) if g.a_end - g.a_start >= cfg.min_duration]
+
+
+def checked_segments(segs: list[Segment], cfg: DupsConfig, check: Callable[[Segment, bool], float | None]
+                     ) -> list[Segment]:
+    """``segs`` with the doubtful ones checked (``check(segment, whole)``: the score of a confirmed copy, None if not
+    confirmed): every segment from ``min_score`` up to ``sure`` (one the check does
+    not confirm is discounted by ``unconfirmed``), and the ``CHECKED_PER_PAIR`` best from ``check_from`` up to
+    ``min_score`` (kept as they are when not confirmed)."""
+    segs = list(segs)
+    whole = all(g.score < cfg.min_score for g in segs)
+    start = max(cfg.check_from, cfg.min_score)
+    upper = [i for i, g in enumerate(segs) if start <= g.score < cfg.sure]
+    lower = sorted((i for i, g in enumerate(segs) if cfg.check_from <= g.score < min(cfg.min_score, cfg.sure)),
+                   key=lambda i: -segs[i].score)[:CHECKED_PER_PAIR]
+    for i in upper + lower:
+        confirmed = check(segs[i], whole)
+        if confirmed is not None:
+            segs[i] = replace(segs[i], score=max(segs[i].score, confirmed))
+        elif i in upper:
+            segs[i] = replace(segs[i], score=segs[i].score * cfg.unconfirmed)
+    return segs
 
 
 def make_pair(a: str, b: str, segs: list[Segment]) -> Pair:
@@ -315,17 +343,17 @@ def best_first(pairs: list[Pair]) -> list[Pair]:
 
 
 def pairs_of(matches: np.ndarray, paths: dict[int, str], cfg: DupsConfig = DupsConfig(),
-             checker: Callable[[int, int, Segment, bool], float] | None = None,
+             checker: Callable[[int, int, Segment, bool], float | None] | None = None,
              durations: dict[int, float] | None = None) -> list[Pair]:
     """The pairs of videos with at least one segment that passes ``min_score`` and ``min_duration``, best first;
-    doubtful segments checked by ``checker(a, b, segment, whole)`` (default: a :class:`.dups_check.PairChecker`
-    of ``paths`` and the videos' ``durations``)."""
+    doubtful segments checked by ``checker(a, b, segment, whole)``, the score of a confirmed copy or None (default:
+    :meth:`.dups_check.PairChecker.confirm` of ``paths`` and the videos' ``durations``)."""
     if not len(matches):
         return []
-    if checker is None and cfg.check_from < cfg.min_score:
+    if checker is None and cfg.checks:
         from .dups_check import PairChecker
 
-        checker = PairChecker(paths, durations=durations)
+        checker = PairChecker(paths, durations=durations).confirm
     matches = matches[np.lexsort((matches["b"], matches["a"]))]
     keys, starts = np.unique(np.stack([matches["a"], matches["b"]], axis=1), axis=0, return_index=True)
     bounds = list(starts) + [len(matches)]

@@ -2,14 +2,16 @@
 
 A segment's score is its best key-frame match's, a global-descriptor similarity: a blurred, greyscale or
 letterboxed copy can score under the "no match" threshold while two unrelated videos with alike pictures (dark
-scenes, screens, open sky) score as high.  A segment scoring from ``DupsConfig.check_from`` up to the threshold is
-checked: the two frames of its best match are decoded and compared with SIFT key points under one similarity
-transform (:func:`.verify.inliers`; the second picture also mirrored), and if that fails, the first frame with
+scenes, screens, open sky, two recordings of one place) score as high.  A segment scoring from
+``DupsConfig.check_from`` up to ``DupsConfig.sure`` is checked: the two frames of its best match are decoded and
+compared with SIFT key points under one similarity transform (:func:`.verify.inliers`; the second picture also
+mirrored; an affine transform for a copy squeezed to another aspect), and if that fails, the first frame with
 the second video's frame at the moment the segment's start aligns it with, and, for a pair with no segment at the
 threshold whose videos last about as long, at the same place in the second video's timeline (a whole-video copy
 whose key frames all matched look-alike shots: :func:`moments`).  With
 ``min_inliers`` or more, the segment is a verified copy and scores at least :func:`.verify.verified_score`;
-otherwise it keeps its score.  Checks are remembered, so a server asking again with another threshold decodes
+otherwise it keeps its score (and :func:`.dups.pair_segments` discounts it if it was at the threshold or above).
+Checks are remembered, so a server asking again with another threshold decodes
 nothing twice.
 """
 
@@ -27,6 +29,11 @@ from .verify import LocalFeatures, VerifyConfig, frame_picture, inliers, verifie
 log = logging.getLogger(__name__)
 
 
+#: how segments are checked: as search answers are, and a copy squeezed or stretched to another aspect (a portrait or
+#: 4:3 video filled into a 16:9 frame) verifies too, under an affine transform whose scales differ by up to 4x
+CHECK_CONFIG = VerifyConfig(max_stretch=4.0)
+
+
 class PairChecker:
     """``checker(a, b, segment, whole)``: the segment's score after checking its best match (videos ``a`` and
     ``b`` are ids of ``paths``; ``whole``: also at the same place in both timelines, for videos of about the same
@@ -35,7 +42,7 @@ class PairChecker:
     #: frames' key points kept (a frame often stands in several pairs' segments: one excerpt, several look-alikes)
     KEPT_FRAMES = 256
 
-    def __init__(self, paths: dict[int, str], config: VerifyConfig = VerifyConfig(),
+    def __init__(self, paths: dict[int, str], config: VerifyConfig = CHECK_CONFIG,
                  durations: dict[int, float] | None = None):
         self.paths, self.config, self.durations = paths, config, durations or {}
         self._done: dict[tuple, int] = {}
@@ -43,8 +50,14 @@ class PairChecker:
         self._lock = threading.Lock()
 
     def __call__(self, a: int, b: int, seg: Segment, whole: bool = True) -> float:
+        """The segment's score after the check: at least :func:`.verify.verified_score` if confirmed."""
+        confirmed = self.confirm(a, b, seg, whole)
+        return seg.score if confirmed is None else max(seg.score, confirmed)
+
+    def confirm(self, a: int, b: int, seg: Segment, whole: bool = True) -> float | None:
+        """The score the segment's best match earns as a verified copy, None if the check does not confirm it."""
         if seg.a_time < 0 or seg.b_time < 0 or a not in self.paths or b not in self.paths:
-            return seg.score
+            return None
         n, t_b = 0, seg.b_time
         durations = (self.durations.get(a, 0.0), self.durations.get(b, 0.0)) if whole else (0.0, 0.0)
         for t_b in moments(seg, *durations):
@@ -52,10 +65,10 @@ class PairChecker:
             if n >= self.config.min_inliers:
                 break
         if n < self.config.min_inliers:
-            return seg.score
+            return None
         log.debug("segment %s %.2f s = %s %.2f s verified: %d inliers", self.paths[a], seg.a_time, self.paths[b],
                   t_b, n)
-        return max(seg.score, verified_score(n, self.config))
+        return verified_score(n, self.config)
 
     def checked(self, a: int, t_a: float, b: int, t_b: float) -> int:
         """:meth:`inliers` of videos ``a`` and ``b``, remembered."""

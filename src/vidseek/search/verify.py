@@ -63,6 +63,8 @@ class VerifyConfig:
     # clip ("aligned": the hit's start plus the frame's time in the clip) or against the key frame it matched
     clip_frames: int = 2  # a clip's best hit failing: its first query frame (its last, if that one matched) tried
     regions: bool = True  # a query frame's content region (cut out) is compared too when the frame and its mirror fail
+    max_stretch: float = 1.0  # above 1: when no similarity transform fits, an affine one whose two scales differ by
+    # up to this factor is tried (a copy squeezed or stretched to another aspect); 1: similarity transforms only
 
 
 def small_grey(image: np.ndarray, side: int) -> np.ndarray:
@@ -115,13 +117,37 @@ def _fitted(query: LocalFeatures, frame: LocalFeatures, matches: list, config: V
     dst = frame.points[[m.trainIdx for m in matches]]
     transform, mask = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC,
                                                   ransacReprojThreshold=config.reprojection)
+    n = _kept(transform, mask, dst, frame.shape, config, 1.0)
+    if n < config.min_inliers and config.max_stretch > 1:  # squeezed or stretched: two scales
+        transform, mask = cv2.estimateAffine2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=config.reprojection)
+        if _stretch(transform, config.max_stretch):
+            n = max(n, _kept(transform, mask, dst, frame.shape, config, config.max_stretch))
+    return n
+
+
+def _stretch(transform, max_stretch: float, skew: float = 0.1) -> bool:
+    """Whether an affine transform scales x and y by its own factor each, up to ``max_stretch`` apart, and does
+    little else (no flip; rotation and shear terms under ``skew`` of the scales): the geometry of a picture
+    squeezed to another aspect.  Unrelated look-alikes (one skyline filmed twice) fit wild affine transforms."""
+    if transform is None:
+        return False
+    (sx, kx), (ky, sy) = transform[0, :2], transform[1, :2]
+    return bool(sx > 0 and sy > 0 and max(sx, sy) <= max_stretch * min(sx, sy)
+                and abs(kx) <= skew * sy and abs(ky) <= skew * sx)
+
+
+def _kept(transform, mask, dst: np.ndarray, shape: tuple, config: VerifyConfig, max_stretch: float) -> int:
+    """The inliers of a fitted transform, 0 when it is degenerate (a scale beyond 8x either way, scales that differ
+    by more than ``max_stretch``) or its inliers span too little of the frame."""
     if transform is None or mask is None:
         return 0
-    scale = float(np.hypot(transform[0, 0], transform[1, 0]))
-    if not 1 / 8 <= scale <= 8:  # everything shrunk into one spot, or blown up from one
+    scales = np.hypot(transform[0, :2], transform[1, :2])  # of the x and y axes
+    if not (1 / 8 <= scales.min() and scales.max() <= 8):  # everything shrunk into one spot, or blown up from one
+        return 0
+    if scales.max() > max_stretch * scales.min() * (1 + 1e-6):
         return 0
     kept = dst[mask.ravel() > 0]
-    h, w = frame.shape
+    h, w = shape
     if len(kept) < 3 or np.ptp(kept[:, 0]) < config.min_spread * w or np.ptp(kept[:, 1]) < config.min_spread * h:
         return 0
     return int(len(kept))

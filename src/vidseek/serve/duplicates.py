@@ -39,7 +39,7 @@ class DuplicateCache:
                 self._frames, self._placed = DenseFrames(dense_model(index.model, cfg.image_size), cfg), {}
                 self._checker = PairChecker(index.video_paths, durations=index.video_durations)
                 self._key = generation.number
-            pairs = pairs_of(self._matches, index.video_paths, DupsConfig(min_score=min_score), self._checker)
+            pairs = pairs_of(self._matches, index.video_paths, DupsConfig(min_score=min_score), self._checker.confirm)
             durations = index.path_durations
             return best_first([refine_pair(self._frames, p, durations, self._placed, DEFAULT_MIN_SCORE)
                                for p in pairs])

@@ -96,3 +96,11 @@ def test_a_segment_under_sure_is_reported_only_if_its_check_confirms_it():
     unchecked = pair_segments(matches(ta, ta + 5, scores), DupsConfig(check_from=1.0), check)  # --no-check
     assert [(s.a_start, round(s.score, 2)) for s in unchecked] == [(0.0, 0.9), (30.0, 0.65), (60.0, 0.6)]
     assert len(checked) == 3
+    # six segments in the band: the four best are checked (all confirmed here), the other two are scored as
+    # unconfirmed ones, so a look-alike pair with many doubtful segments costs a bounded number of checks
+    many = np.arange(6) * 30.0
+    checked.clear()
+    segs = pair_segments(matches(many, many + 5, [0.69, 0.6, 0.68, 0.61, 0.67, 0.62]), DupsConfig(),
+                         lambda seg, whole: checked.append(seg.a_start) or 0.75)
+    assert sorted(checked) == [0.0, 60.0, 120.0, 150.0]  # 0.69, 0.68, 0.67, 0.62
+    assert [(s.a_start, round(s.score, 2)) for s in segs] == [(0.0, 0.75), (60.0, 0.75), (120.0, 0.75), (150.0, 0.75)]

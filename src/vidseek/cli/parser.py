@@ -284,7 +284,8 @@ def _dups(sub, common) -> None:
         "are chained along a common time offset, tolerating frame-rate and speed changes; then both videos are "
         "decoded around each segment's ends (4 frames/s) to place it frame by frame. A score means what a "
         "search score means; a segment scoring under 0.7 is checked with local features (SIFT) on its best "
-        "frames, and is reported only if they confirm it (or if it scores at least --min-score even after a "
+        "frames (at most the four best of a pair from --min-score up), and is reported only if they confirm it (or "
+        "if it scores at least --min-score even after a "
         "discount: unrelated look-alikes, such as two recordings of one place, reach that band by chance). A video is "
         "never paired with itself; 'a' is the pair's first path in sorted order.")
     p.add_argument("index", metavar="IDX")

@@ -91,8 +91,11 @@ class Pair:
         return {"a": self.a, "b": self.b, "score": round(self.score, 6), "segments": [s.to_json() for s in self.segments]}
 
 
-#: doubtful segments of one pair checked with local features at most (the best scoring first)
+#: doubtful segments of one pair under the threshold checked with local features at most (the best scoring first)
 CHECKED_PER_PAIR = 1
+#: segments of one pair from the threshold up to ``sure`` checked at most (the best first); the others in that band
+#: are scored as unconfirmed ones (the cost stays bounded at a low ``--min-score``)
+CONFIRMED_PER_PAIR = 4
 
 MATCH_DTYPE = np.dtype([("a", np.int64), ("b", np.int64), ("ta", np.float32), ("tb", np.float32),
                         ("score", np.float32), ("fa", np.int32), ("fb", np.int32), ("ea", np.float32),
@@ -316,17 +319,17 @@ def pair_segments(m: np.ndarray, cfg: DupsConfig = DupsConfig(),
 def checked_segments(segs: list[Segment], cfg: DupsConfig, check: Callable[[Segment, bool], float | None]
                      ) -> list[Segment]:
     """``segs`` with the doubtful ones checked (``check(segment, whole)``: the score of a confirmed copy, None if not
-    confirmed): every segment from ``min_score`` up to ``sure`` (one the check does
-    not confirm is discounted by ``unconfirmed``), and the ``CHECKED_PER_PAIR`` best from ``check_from`` up to
-    ``min_score`` (kept as they are when not confirmed)."""
+    confirmed): the ``CONFIRMED_PER_PAIR`` best from ``min_score`` up to ``sure`` (one the check does not confirm,
+    or beyond that number, is discounted by ``unconfirmed``), and the ``CHECKED_PER_PAIR`` best from ``check_from``
+    up to ``min_score`` (kept as they are when not confirmed)."""
     segs = list(segs)
     whole = all(g.score < cfg.min_score for g in segs)
     start = max(cfg.check_from, cfg.min_score)
-    upper = [i for i, g in enumerate(segs) if start <= g.score < cfg.sure]
+    upper = sorted((i for i, g in enumerate(segs) if start <= g.score < cfg.sure), key=lambda i: -segs[i].score)
     lower = sorted((i for i, g in enumerate(segs) if cfg.check_from <= g.score < min(cfg.min_score, cfg.sure)),
                    key=lambda i: -segs[i].score)[:CHECKED_PER_PAIR]
     for i in upper + lower:
-        confirmed = check(segs[i], whole)
+        confirmed = check(segs[i], whole) if i not in upper[CONFIRMED_PER_PAIR:] else None
         if confirmed is not None:
             segs[i] = replace(segs[i], score=max(segs[i].score, confirmed))
         elif i in upper:

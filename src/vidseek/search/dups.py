@@ -328,12 +328,15 @@ def checked_segments(segs: list[Segment], cfg: DupsConfig, check: Callable[[Segm
     upper = sorted((i for i, g in enumerate(segs) if start <= g.score < cfg.sure), key=lambda i: -segs[i].score)
     lower = sorted((i for i, g in enumerate(segs) if cfg.check_from <= g.score < min(cfg.min_score, cfg.sure)),
                    key=lambda i: -segs[i].score)[:CHECKED_PER_PAIR]
-    for i in upper + lower:
-        confirmed = check(segs[i], whole) if i not in upper[CONFIRMED_PER_PAIR:] else None
+    checked = upper[:CONFIRMED_PER_PAIR]
+    for i in checked + lower:
+        confirmed = check(segs[i], whole)
         if confirmed is not None:
             segs[i] = replace(segs[i], score=max(segs[i].score, confirmed))
-        elif i in upper:
+        elif i in checked:
             segs[i] = replace(segs[i], score=segs[i].score * cfg.unconfirmed)
+    for i in upper[CONFIRMED_PER_PAIR:]:  # beyond the bound: as unconfirmed ones
+        segs[i] = replace(segs[i], score=segs[i].score * cfg.unconfirmed)
     return segs
 
 

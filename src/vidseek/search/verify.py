@@ -117,11 +117,11 @@ def _fitted(query: LocalFeatures, frame: LocalFeatures, matches: list, config: V
     dst = frame.points[[m.trainIdx for m in matches]]
     transform, mask = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC,
                                                   ransacReprojThreshold=config.reprojection)
-    n = _kept(transform, mask, dst, frame.shape, config, 1.0)
+    n = _kept(transform, mask, dst, frame.shape, config)
     if n < config.min_inliers and config.max_stretch > 1:  # squeezed or stretched: two scales
         transform, mask = cv2.estimateAffine2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=config.reprojection)
         if _stretch(transform, config.max_stretch):
-            n = max(n, _kept(transform, mask, dst, frame.shape, config, config.max_stretch))
+            n = max(n, _kept(transform, mask, dst, frame.shape, config))
     return n
 
 
@@ -136,15 +136,13 @@ def _stretch(transform, max_stretch: float, skew: float = 0.1) -> bool:
                 and abs(kx) <= skew * sy and abs(ky) <= skew * sx)
 
 
-def _kept(transform, mask, dst: np.ndarray, shape: tuple, config: VerifyConfig, max_stretch: float) -> int:
-    """The inliers of a fitted transform, 0 when it is degenerate (a scale beyond 8x either way, scales that differ
-    by more than ``max_stretch``) or its inliers span too little of the frame."""
+def _kept(transform, mask, dst: np.ndarray, shape: tuple, config: VerifyConfig) -> int:
+    """The inliers of a fitted transform, 0 when it is degenerate (a scale beyond 8x either way) or its inliers span
+    too little of the frame."""
     if transform is None or mask is None:
         return 0
     scales = np.hypot(transform[0, :2], transform[1, :2])  # of the x and y axes
     if not (1 / 8 <= scales.min() and scales.max() <= 8):  # everything shrunk into one spot, or blown up from one
-        return 0
-    if scales.max() > max_stretch * scales.min() * (1 + 1e-6):
         return 0
     kept = dst[mask.ravel() > 0]
     h, w = shape

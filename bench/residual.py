@@ -2,11 +2,11 @@
 
     python bench/residual.py [--index IDX] [--n 1000000] [--queries 200] [--nprobe 8 16 32 64]
 
-Issue 13 left the choice to measurement: PQ codes of the vectors themselves (vidseek's layout: one set of
-codebooks, trained by the build on whitened key frames, serves the flat and the inverted index, and ``add``
-encodes without knowing the lists) or of their residuals from the coarse centroid (Jégou et al. 2011, faiss's
-default).  Both here with the same collection, coarse centroids, nlist, m and nbits, in faiss ``IndexIVFPQ``:
-``by_residual`` False (vidseek's codes, the index's own codebooks) and True (codebooks trained by faiss on the
+Issue 13 left the choice to measurement: PQ codes of the vectors themselves (vidseek's inverted files until this
+bench decided: one set of codebooks, trained by the build on whitened key frames, served the flat and the inverted
+index) or of their residuals from the coarse centroid (Jégou et al. 2011, faiss's default; what vidseek's inverted
+files store since).  Both here with the same collection, coarse centroids, nlist, m and nbits, in faiss
+``IndexIVFPQ``: ``by_residual`` False (the base index's own codebooks) and True (codebooks trained by faiss on the
 residuals of the same training sample).
 
 The collection is scale.py's: the real key frames of IDX (default: the accuracy bench's index) plus synthetic

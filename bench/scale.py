@@ -5,8 +5,9 @@
 The collection: the real key frames of the shared-video index (built here unless --index is given), plus
 synthetic videos of 100 key frames up to N, drawn from a Gaussian fitted on the real key frames (between- and
 within-video covariance, neighbouring key frames as alike as real ones: vidseek.eval.synthetic.VideoModel; no
-synthetic key frame is a near-copy of a real one), PQ-encoded with the index's own codebooks, assigned to lists
-by a coarse k-means trained like the build's (on 65,536 vectors, nlist = vidseek's default for N) and written
+synthetic key frame is a near-copy of a real one), assigned to lists by a coarse k-means trained like the
+build's (on 65,536 vectors, nlist = vidseek's default for N), PQ-encoded as the build encodes them (codebooks
+trained on the sample's residuals from the lists, codes of the residuals: CoarseQuantizer.encoded) and written
 through the index's own writer (vidseek.store.codes.write_codes_part: parts by list range, sorted), then
 committed as an index.
 Queries: real key frames with noise, each with a second noisy copy standing for its mirror (model time is
@@ -19,9 +20,9 @@ after the imports, which are the same for every engine: vidseek, faiss, torch):
   from disk, calibrated scores, grouping per video);
 - faiss_ivfpq: faiss.IndexIVFPQ as a faiss user builds it (residual codes, PQ trained by faiss) with the same
   coarse centroids, nlist, m and nprobe;
-- faiss_pq: faiss.IndexPQ (exhaustive ADC) with vidseek's codebooks and codes: the reference of recall@10;
+- faiss_pq: faiss.IndexPQ (exhaustive ADC over codes of the vectors, PQ trained by faiss on the same sample);
 - faiss_fastscan: faiss.IndexIVFPQFastScan, 2*m sub-quantisers of 4 bits (the same code size), same lists.
-recall@10: share of the exhaustive ADC top-10 (of the engine's own codes) found; src@10: share of queries whose
+recall@10: share of the exhaustive ADC top-10 of the engine's own codes (every list probed) found; src@10: share of queries whose
 source key frame (the one the query is a noisy copy of: what copy detection must find) is in the top-10; top video:
 share of vidseek's whole rankings whose first video is the source's. The last line is one JSON object.
 """
@@ -58,11 +59,12 @@ def make_index(base: Path, out: Path, n: int, seed: int = 0, ivf: bool = True) -
     import shutil
 
     from vidseek.quantize.ivf import default_nlist, train_coarse, CoarseQuantizer
+    from vidseek.quantize.pq import ProductQuantizer
     from vidseek.search import Index
     from vidseek.store.codes import CodeRows, VECTORS, write_codes_part
     from vidseek.store.commit import commit
     from vidseek.store.layout import generation_files, keyframe_id, read_manifest
-    from vidseek.store.model_files import IVF_FILE, save_ivf
+    from vidseek.store.model_files import IVF_FILE, PQ_FILE, save_ivf, save_pq
 
     src = Index.open(base, device="cpu")
     real, real_video, real_time = real_keyframes(src)
@@ -72,12 +74,15 @@ def make_index(base: Path, out: Path, n: int, seed: int = 0, ivf: bool = True) -
     t0 = time.perf_counter()
     x, video, frame = collection(real, real_video, real_time, n, seed)
     nlist = default_nlist(n) if ivf else 1
-    coarse = CoarseQuantizer(train_coarse(x[np.random.default_rng(seed).choice(n, min(n, SAMPLE), replace=False)],
-                                          nlist, threads=None))
-    if ivf:
+    sample = x[np.random.default_rng(seed).choice(n, min(n, SAMPLE), replace=False)]
+    coarse = CoarseQuantizer(train_coarse(sample, nlist, threads=None), residual=ivf)
+    pq = src.pq
+    if ivf:  # as the build: codebooks of the sample's residuals from the lists
         save_ivf(coarse, out / "model/gen=1" / IVF_FILE)
+        pq = ProductQuantizer(src.pq.d, src.pq.config).train(sample - coarse.centroids[coarse.assign(sample)])
+        save_pq(pq, out / "model/gen=1" / PQ_FILE)
     lists = np.concatenate([coarse.assign(x[s : s + 262144]) for s in range(0, n, 262144)])
-    codes = np.concatenate([src.pq.encode(x[s : s + 262144]) for s in range(0, n, 262144)])
+    codes = np.concatenate([coarse.encoded(pq, x[s : s + 262144], lists[s : s + 262144]) for s in range(0, n, 262144)])
     made = time.perf_counter() - t0
     kf_ids = np.fromiter((keyframe_id(f"synthetic://{v}", f) for v, f in zip(video.tolist(), frame.tolist())), np.int64, n)
     stored = []
@@ -90,7 +95,7 @@ def make_index(base: Path, out: Path, n: int, seed: int = 0, ivf: bool = True) -
     write_tables(out, kf_ids, video, frame, thumb_pool(base), max(1, n // 1_000_000))
     commit(out, None, 1, "model/gen=1", generation_files(out, 1), keep_old=False,
            params={"nlist": nlist, "synthetic": True}, removed=[])
-    return {"x": x, "codes": codes, "lists": lists, "coarse": coarse, "pq": src.pq, "nlist": nlist,
+    return {"x": x, "codes": codes, "lists": lists, "coarse": coarse, "pq": pq, "nlist": nlist,
             "make_s": made, "real": len(real), "stored": np.concatenate(stored), "video": video}
 
 
@@ -176,8 +181,6 @@ def make_faiss(made: dict, folder: Path, nprobe: int) -> dict[str, str]:
     """faiss indexes of the same collection, written to files (each engine process reads its own)."""
     import faiss
 
-    from vidseek.search.engines import FlatEngine
-
     x, pq, coarse, nlist = made["x"], made["pq"], made["coarse"], made["nlist"]
     sample = x[np.random.default_rng(1).choice(len(x), min(len(x), SAMPLE), replace=False)]
     files = {}
@@ -193,8 +196,10 @@ def make_faiss(made: dict, folder: Path, nprobe: int) -> dict[str, str]:
         index.nprobe = nprobe
         files[name] = str(folder / f"{name}.faiss")
         faiss.write_index(index, files[name])
-    stored = made["stored"]  # the exhaustive reference holds the codes in the index's stored order (ids = rows)
-    flat = FlatEngine(pq, [(np.arange(len(x)), None, made["codes"][stored])], np.ones(len(x), bool)).adc._faiss_index()
+    flat = faiss.IndexPQ(pq.d, pq.m, 8)
+    flat.train(sample)
+    for s in range(0, len(x), 262144):
+        flat.add(np.ascontiguousarray(x[s : s + 262144]))
     files["faiss_pq"] = str(folder / "faiss_pq.faiss")
     faiss.write_index(flat, files["faiss_pq"])
     return files
@@ -213,8 +218,8 @@ def queries(made: dict, nq: int, seed: int = 3) -> tuple[np.ndarray, np.ndarray]
 
 
 def sources(made: dict, pick: np.ndarray) -> dict[str, np.ndarray]:
-    """Each query's source key frame as each engine numbers it: its row in the collection (faiss's IVF indexes,
-    filled in that order), in the index's stored order (vidseek, faiss_pq), and its video."""
+    """Each query's source key frame as each engine numbers it: its row in the collection (faiss's indexes,
+    filled in that order), in the index's stored order (vidseek), and its video."""
     inverse = np.empty(len(made["stored"]), np.int64)
     inverse[made["stored"]] = np.arange(len(made["stored"]))
     return {"x": pick, "stored": inverse[pick], "video": made["video"][pick]}
@@ -278,7 +283,7 @@ def recall10(found: np.ndarray, truth: np.ndarray) -> float:
     return float(np.mean([len(set(a[:10]) & set(b[:10]) - {-1}) / 10 for a, b in zip(found, truth)]))
 
 
-def run_engine(name: str, where: str, nprobe: int, qfile: str, gtfile: str | None) -> dict:
+def run_engine(name: str, where: str, nprobe: int, qfile: str) -> dict:
     q = np.load(qfile)  # (nq, 2, d)
     srcfile = Path(qfile).with_name("src.npz")  # the queries' sources (runs before sources were saved: none)
     src = dict(np.load(srcfile)) if srcfile.is_file() else None
@@ -310,25 +315,25 @@ def run_engine(name: str, where: str, nprobe: int, qfile: str, gtfile: str | Non
     search(batch, 10)
     out["qps"] = round(len(batch) / (time.perf_counter() - t), 1)
     _, found = search(np.ascontiguousarray(q[:, 0]), 10)
-    if gtfile:
-        truth = np.load(gtfile)
-    elif name == "faiss_pq":  # exhaustive itself
+    if name == "faiss_pq":  # exhaustive itself
         truth = found
+    elif name == "vidseek":  # its own exhaustive ADC: every list probed
+        lists = index.coarse.nlist if index.coarse is not None else 1
+        truth = index.engine.search(np.ascontiguousarray(q[:, 0]), 10, nprobe=lists)[1]
     else:  # this engine's own exhaustive ADC: every list probed
         ivf = faiss.extract_index_ivf(index)
         ivf.nprobe = ivf.nlist
         truth = index.search(np.ascontiguousarray(q[:, 0]), 10)[1]
     out["recall10"] = round(recall10(found, truth), 4)
     if src:  # the source key frame among the top-10 (its row as this engine numbers them)
-        mine = src["stored" if name in ("vidseek", "faiss_pq") else "x"]
+        mine = src["stored" if name == "vidseek" else "x"]
         out["src10"] = round(float(np.mean([s in f[:10] for s, f in zip(mine.tolist(), found.tolist())])), 4)
     out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3, 1)
     return {k: round(v, 3) if isinstance(v, float) else v for k, v in out.items()}
 
 
-def child(name: str, where: str, nprobe: int, qfile: str, gtfile: str | None) -> dict:
+def child(name: str, where: str, nprobe: int, qfile: str) -> dict:
     cmd = [sys.executable, __file__, "--child", name, "--where", where, "--nprobe", str(nprobe), "--qfile", qfile]
-    cmd += ["--gtfile", gtfile] if gtfile else []
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
     if r.returncode:
         raise RuntimeError(f"{name}: {r.stderr[-2000:]}")
@@ -357,13 +362,13 @@ def main() -> None:
     ap.add_argument("--reuse", action="store_true", help="measure the engines an earlier run left in --work")
     ap.add_argument("--drop-caches", action="store_true", help="empty the page cache before vidseek's run (root): "
                                                                 "its first pass then reads vectors from disk")
-    ap.add_argument("--child"), ap.add_argument("--where"), ap.add_argument("--qfile"), ap.add_argument("--gtfile")
+    ap.add_argument("--child"), ap.add_argument("--where"), ap.add_argument("--qfile")
     args = ap.parse_args()
     from vidseek.quantize.ivf import DEFAULT_NPROBE
 
     nprobe = args.nprobe or DEFAULT_NPROBE
     if args.child:
-        print(json.dumps(run_engine(args.child, args.where, nprobe, args.qfile, args.gtfile)))
+        print(json.dumps(run_engine(args.child, args.where, nprobe, args.qfile)))
         return
     if args.reuse and not (args.work and (args.work / "meta.json").is_file()):
         ap.error("--reuse needs --work with an earlier run's files (meta.json)")
@@ -385,18 +390,14 @@ def main() -> None:
         q, pick = queries(made, args.queries)
         np.save(tmp / "q.npy", q)
         np.savez(tmp / "src.npz", **sources(made, pick))
-        import faiss
-
-        gt = faiss.read_index(files["faiss_pq"]).search(np.ascontiguousarray(q[:, 0]), 10)[1]
-        np.save(tmp / "gt.npy", gt)
         (tmp / "meta.json").write_text(json.dumps(meta))
         del made
     args.n = meta["n"]
     if args.drop_caches and not drop_page_cache():
         ap.error("--drop-caches: cannot write /proc/sys/vm/drop_caches (needs root)")
-    results = {"vidseek": child("vidseek", str(tmp / "index"), nprobe, str(tmp / "q.npy"), str(tmp / "gt.npy"))}
+    results = {"vidseek": child("vidseek", str(tmp / "index"), nprobe, str(tmp / "q.npy"))}
     for name in ("faiss_ivfpq", "faiss_fastscan", "faiss_pq"):
-        results[name] = child(name, files[name], nprobe, str(tmp / "q.npy"), None)
+        results[name] = child(name, files[name], nprobe, str(tmp / "q.npy"))
     print(f"\none query vector + its mirror (2 vectors), top-10, nprobe {nprobe}; {args.queries} queries; "
           "batch: 1,000 vectors in one call")
     cols = ("p50_ms", "p99_ms", "qps", "recall10", "src10", "open_s", "rss_mb", "rss_index_mb")
@@ -411,8 +412,8 @@ def main() -> None:
     if "rank_top1" in v:
         print(f"  top video is the source's: pictures {v['rank_top1']}, 5-frame clips {v['clip5_top1']}")
     for p in [int(s) for s in args.sweep.split(",") if s]:
-        a = child("vidseek", str(tmp / "index"), p, str(tmp / "q.npy"), str(tmp / "gt.npy"))
-        b = child("faiss_ivfpq", files["faiss_ivfpq"], p, str(tmp / "q.npy"), None)
+        a = child("vidseek", str(tmp / "index"), p, str(tmp / "q.npy"))
+        b = child("faiss_ivfpq", files["faiss_ivfpq"], p, str(tmp / "q.npy"))
         print(f"nprobe {p:>4}: vidseek p50 {a['p50_ms']} ms recall@10 {a['recall10']} src@10 {a.get('src10', '-')} "
               f"(rank p50 {a['rank_p50_ms']} ms, top video {a.get('rank_top1', '-')}); "
               f"faiss_ivfpq p50 {b['p50_ms']} ms recall@10 {b['recall10']} src@10 {b.get('src10', '-')}")

@@ -98,7 +98,7 @@ def busy_seconds() -> float:
 def child_quantize(master: str, data: str, n: int, work: str) -> dict:
     from vidseek.engine.config import BuildConfig, task_params
     from vidseek.engine.encode import encode_whitened
-    from vidseek.engine.fit import train_pq
+    from vidseek.engine.fit import train_pq, write_sample
     from vidseek.engine.session import SparkConfig, spark_session
     from vidseek.store.model_files import PQ_FILE, save_pq
 
@@ -110,7 +110,7 @@ def child_quantize(master: str, data: str, n: int, work: str) -> dict:
     model = work / "model"
     model.mkdir(parents=True)
     t0 = time.perf_counter()
-    pq = train_pq(spark, data, work / "staging", 128, cfg, 16, n)
+    pq = train_pq(spark, write_sample(spark, data, work / "staging", cfg, n), 128, cfg, 16)
     save_pq(pq, model / PQ_FILE)
     out["pq train"] = time.perf_counter() - t0
     params = task_params(cfg, model, pq_path=str(model / PQ_FILE), out_dir=str(work / "codes"),

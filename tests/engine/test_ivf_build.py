@@ -47,6 +47,25 @@ def test_codes_are_range_partitioned_by_list(ivf_index):
     assert all(a[1] < b[0] for a, b in zip(ranges, ranges[1:]))  # each list in one part only
     info = json.loads(run_cli("info", ivf_index, "--json").stdout)["search"]
     assert info["engine"] == "ivf" and info["nlist"] == NLIST and info["resident_bytes_per_keyframe"] <= 40
+    assert info["codes_of"] == "residuals"
+
+
+def test_codes_are_of_the_residuals_from_the_lists(ivf_index):
+    """The codebooks are trained on residuals and each code is of its vector minus its list's centroid: the
+    centroid plus the decoded code is nearer the vector than the decoded code alone, by far."""
+    from vidseek.store.model_files import load_ivf, load_pq
+
+    man = read_manifest(ivf_index)
+    coarse, codebooks = load_ivf(ivf_index / man.model_dir / "ivf.npz"), load_pq(ivf_index / man.model_dir / "pq.npz")
+    assert coarse.residual
+    for rel, vrel in zip(man.files["codes"], man.files["vectors"]):
+        t = pq.read_table(ivf_index / rel, columns=["list", "code"])
+        codes = np.frombuffer(t.column("code").combine_chunks().buffers()[1], np.uint8).reshape(-1, codebooks.m)
+        lists = t.column("list").to_numpy()
+        vec = np.load(ivf_index / vrel).astype(np.float32)
+        decoded = codebooks.decode(codes)
+        with_centroid = np.linalg.norm(vec - coarse.centroids[lists] - decoded, axis=1)
+        assert np.median(with_centroid) < 0.5 * np.median(np.linalg.norm(vec - decoded, axis=1))
 
 
 def test_search_finds_the_source_with_few_lists(ivf_index):

@@ -160,7 +160,8 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def _search_line(s: dict) -> str:
-    how = f"inverted file, {s['nlist']} lists" if s["engine"] == "ivf" else "flat (every code scanned)"
+    how = (f"inverted file, {s['nlist']} lists, codes of the {s['codes_of']}" if s["engine"] == "ivf"
+           else "flat (every code scanned)")
     return (f"{how}; about {s['resident_bytes'] / 1e6:.1f} MB in memory when opened "
             f"({s['resident_bytes_per_keyframe']} B per key frame, vectors {s['vectors']}; model not counted)")
 

@@ -46,7 +46,7 @@ from .encode import encode_whitened
 from .config import BuildConfig, BuildReport, fingerprint, task_params
 from .extract import extracted, run_extraction
 from ..quantize.ivf import IVF_AUTO_MIN
-from .fit import embed_reference, fit_parts, fit_whitening, train_ivf, train_pq
+from .fit import embed_reference, fit_parts, fit_whitening, train_ivf, train_pq, write_sample
 from .session import job_progress, spark_session
 
 log = logging.getLogger(__name__)
@@ -211,15 +211,18 @@ def _build_locked(index: Path, files: list[str], cfg: BuildConfig, report: Build
     t = time.perf_counter()
     log.info("stage 3/4: training PQ, %d sub-spaces x %d centroids, on %d vectors", m, 1 << cfg.pq.nbits,
              min(n_ok_rows, cfg.sample))
-    pq = train_pq(spark, whitened_dir, staging, model.dim, cfg, m, n_ok_rows)
-    save_pq(pq, wmodel_dir / PQ_FILE)
+    sample = write_sample(spark, whitened_dir, staging, cfg, n_ok_rows)
     if cfg.ivf.nlist and not cfg.ivf.enabled(n_ok_rows):
         log.warning("note: --nlist %d not used: a flat index (%d key frames; --ivf auto builds an inverted file from "
                     "%d on, --ivf on always)", cfg.ivf.nlist, n_ok_rows, IVF_AUTO_MIN)
-    if cfg.ivf.enabled(n_ok_rows):
+    if cfg.ivf.enabled(n_ok_rows):  # the lists first: the codebooks are trained on the residuals from them
         nlist = cfg.ivf.lists_for(n_ok_rows)
-        log.info("inverted file: %d lists (coarse k-means on %d vectors)", nlist, min(n_ok_rows, cfg.sample))
-        save_ivf(train_ivf(spark, staging, model.dim, cfg, nlist), wmodel_dir / IVF_FILE)
+        log.info("inverted file: %d lists (coarse k-means on %d vectors); PQ of the residuals", nlist,
+                 min(n_ok_rows, cfg.sample))
+        coarse, sample = train_ivf(spark, sample, model.dim, cfg, nlist)
+        save_ivf(coarse, wmodel_dir / IVF_FILE)
+    pq = train_pq(spark, sample, model.dim, cfg, m)
+    save_pq(pq, wmodel_dir / PQ_FILE)
     report.stages["pq train"] = time.perf_counter() - t
     crash_point("pq")
 

@@ -117,6 +117,7 @@ def fit_whitening(spark, ok_df, model: FeatureModel, cfg: BuildConfig, m: int, s
 
 
 SAMPLE_DIR = "pq_sample"
+RESIDUAL_DIR = "pq_sample_residuals"
 
 
 def embed_reference(model: FeatureModel, n: int, folder: Path) -> None:
@@ -129,18 +130,8 @@ def embed_reference(model: FeatureModel, n: int, folder: Path) -> None:
     log.info("reference pictures: %d embedded in %.1f s", n, time.perf_counter() - t0)
 
 
-def train_ivf(spark, staging: Path, d: int, cfg: BuildConfig, nlist: int) -> CoarseQuantizer:
-    """The coarse quantiser of an inverted-file index: one Spark task's k-means on the PQ training sample."""
-    sample_file = next((staging / SAMPLE_DIR).glob("*.parquet"))
-    params = json.dumps({"d": d, "nlist": nlist, "niter": cfg.ivf.niter, "seed": cfg.ivf.seed,
-                         "sample_path": str(sample_file)})
-    with job_progress(spark, "train inverted file", unit="task", quiet=cfg.quiet):
-        raw = spark.sparkContext.parallelize([0], 1).map(lambda _: tasks.train_coarse_task(params)).collect()[0]
-    return CoarseQuantizer(np.frombuffer(raw, np.float32).reshape(nlist, d))
-
-
-def train_pq(spark, whitened_dir: Path, staging: Path, d: int, cfg: BuildConfig, m: int, n: int) -> ProductQuantizer:
-    """Write the training sample once, then one k-means task per sub-space, in parallel."""
+def write_sample(spark, whitened_dir: Path, staging: Path, cfg: BuildConfig, n: int) -> Path:
+    """The training sample of the quantisers (the first ``cfg.sample`` key frames by id), one Parquet file."""
     n_train = min(n, cfg.sample)
     if n_train < 39 << cfg.pq.nbits:
         log.info("note: %d key frames train the %d-centroid PQ codebooks; %d or more give better ones "
@@ -148,7 +139,22 @@ def train_pq(spark, whitened_dir: Path, staging: Path, d: int, cfg: BuildConfig,
     sample_dir = staging / SAMPLE_DIR
     df = spark.read.parquet(str(whitened_dir)).orderBy("kf_id").limit(cfg.sample)
     df.coalesce(1).write.mode("overwrite").parquet(str(sample_dir))
-    sample_file = next(sample_dir.glob("*.parquet"))
+    return next(sample_dir.glob("*.parquet"))
+
+
+def train_ivf(spark, sample_file: Path, d: int, cfg: BuildConfig, nlist: int) -> tuple[CoarseQuantizer, Path]:
+    """The coarse quantiser of an inverted-file index (one Spark task's k-means on the training sample), and the
+    sample's residuals from it, written by that task beside the sample: what the PQ codebooks are trained on."""
+    residual_file = sample_file.parent.with_name(RESIDUAL_DIR) / "residuals.parquet"
+    params = json.dumps({"d": d, "nlist": nlist, "niter": cfg.ivf.niter, "seed": cfg.ivf.seed,
+                         "sample_path": str(sample_file), "residual_path": str(residual_file)})
+    with job_progress(spark, "train inverted file", unit="task", quiet=cfg.quiet):
+        raw = spark.sparkContext.parallelize([0], 1).map(lambda _: tasks.train_coarse_task(params)).collect()[0]
+    return CoarseQuantizer(np.frombuffer(raw, np.float32).reshape(nlist, d), residual=True), residual_file
+
+
+def train_pq(spark, sample_file: Path, d: int, cfg: BuildConfig, m: int) -> ProductQuantizer:
+    """One k-means task per sub-space of the training sample (vectors, or their residuals), in parallel."""
     pqc = PQConfig(m=m, nbits=cfg.pq.nbits, niter=cfg.pq.niter, seed=cfg.pq.seed)
     params = json.dumps({"d": d, "m": m, "nbits": pqc.nbits, "niter": pqc.niter, "seed": pqc.seed,
                          "sample_path": str(sample_file)})

@@ -328,16 +328,28 @@ def _pq(path: str, stamp: float):
     return load_pq(path)
 
 
+@lru_cache(maxsize=2)
+def _ivf(path: str, stamp: float):
+    from ..store.model_files import load_ivf
+
+    return load_ivf(path)
+
+
 def encode_table(table: pa.Table, params: dict, part: int) -> tuple[str, int]:
-    """Whitened rows (with their inverted ``list`` in an inverted-file index) -> codes part ``part`` and its
-    vectors file (:func:`vidseek.store.codes.write_codes_part`): (file, rows)."""
+    """Whitened rows (with their inverted ``list`` in an inverted-file index: codes of their residuals) -> codes
+    part ``part`` and its vectors file (:func:`vidseek.store.codes.write_codes_part`): (file, rows)."""
     _set_threads(1)
     pq_path = Path(params["pq_path"])
     pq = _pq(str(pq_path), pq_path.stat().st_mtime)
     vec = vectors_from_column(table.column("vec"), pq.d)
+    lists = table.column("list").to_numpy() if "list" in table.column_names else None
+    if lists is None:
+        codes = pq.encode(vec)
+    else:
+        ivf_path = Path(params["ivf_path"])
+        codes = _ivf(str(ivf_path), ivf_path.stat().st_mtime).encoded(pq, vec, lists)
     rows = CodeRows(table.column("kf_id").to_numpy(), table.column("video_id").to_numpy(),
-                    table.column("frame").to_numpy(), table.column("time").to_numpy(), pq.encode(vec), vec,
-                    table.column("list").to_numpy() if "list" in table.column_names else None)
+                    table.column("frame").to_numpy(), table.column("time").to_numpy(), codes, vec, lists)
     return write_codes_part(params["out_dir"], params["vectors_dir"], f"part-{part:05d}", rows)
 
 
@@ -377,15 +389,23 @@ def assign_partition(params_json: str):
 
 
 def train_coarse_task(params_json: str) -> bytes:
-    """Spark task: the coarse quantiser's k-means on the training sample (read here, from Parquet)."""
+    """Spark task: the coarse quantiser's k-means on the training sample (read here, from Parquet); with
+    ``residual_path``, the sample's residuals from the centroids written there too (Parquet, a ``vec`` column)."""
     import pyarrow.parquet as pq_io
 
-    from ..quantize.ivf import train_coarse
+    from ..quantize.ivf import CoarseQuantizer, train_coarse
 
     params = json.loads(params_json)
     _set_threads(1)
     x = vectors_from_column(pq_io.read_table(params["sample_path"], columns=["vec"]).column("vec"), int(params["d"]))
-    return train_coarse(x, int(params["nlist"]), int(params["niter"]), int(params["seed"]), threads=1).tobytes()
+    centroids = train_coarse(x, int(params["nlist"]), int(params["niter"]), int(params["seed"]), threads=1)
+    if params.get("residual_path"):  # the PQ codebooks' training sample: residuals from the centroids
+        lists = CoarseQuantizer(centroids).assign(x)
+        out = Path(params["residual_path"])
+        out.parent.mkdir(parents=True, exist_ok=True)
+        res = np.ascontiguousarray(x - centroids[lists], np.float32)
+        pq_io.write_table(pa.table({"vec": pa.array([r.tobytes() for r in res], pa.binary())}), out)
+    return centroids.tobytes()
 
 
 def train_subspace(j: int, params_json: str) -> tuple[int, bytes]:

@@ -1,7 +1,10 @@
 """The coarse quantiser of an inverted-file index (IVF-ADC, Jegou et al. 2011): k-means centroids, one
-inverted list per centroid.  A key frame's list is its nearest centroid; its PQ code is of the vector itself
-(not the residual), so the codes of a flat index and of an IVF index are the same bytes, and the lists only
-decide which codes a query scans: ``nprobe`` lists, those of the centroids nearest the query.
+inverted list per centroid.  A key frame's list is its nearest centroid; a query scans ``nprobe`` lists, those of
+the centroids nearest to it.  A key frame's PQ code is of its residual, the vector minus its list's centroid,
+with codebooks trained on residuals (:attr:`CoarseQuantizer.residual`; ``bench/residual.py``: more of the exact
+neighbours among the ADC candidates than codes of the vectors, at 1M and 10M key frames).  Inverted files built
+before residual codes hold codes of the vectors themselves (the flat index's codebooks); they open and
+search as they were.
 
 When an index is IVF: ``mode="auto"`` switches at :data:`IVF_AUTO_MIN` key frames (below it one exhaustive
 scan of the codes takes under a millisecond or so, and every list would be tiny); ``nlist`` defaults to
@@ -53,8 +56,10 @@ def train_coarse(x: np.ndarray, nlist: int, niter: int = 20, seed: int = 4321, t
 
 
 class CoarseQuantizer:
-    def __init__(self, centroids: np.ndarray):
+    def __init__(self, centroids: np.ndarray, residual: bool = False):
+        """``residual``: the index's PQ codes are of the residuals (vector minus its list's centroid)."""
         self.centroids = np.ascontiguousarray(centroids, dtype=np.float32)
+        self.residual = bool(residual)
         self._index = None
 
     @property
@@ -82,3 +87,13 @@ class CoarseQuantizer:
             return np.zeros(0, np.int32)
         _, lists = self.flat_index().search(x, 1)
         return lists[:, 0].astype(np.int32)
+
+    def encoded(self, pq, x: np.ndarray, lists: np.ndarray | None = None) -> np.ndarray:
+        """The PQ codes ``pq`` gives rows ``x`` in this inverted file: of their residuals from the centroids of
+        ``lists`` (their lists; assigned here when None), or of the vectors themselves in an index built before
+        residual codes."""
+        x = np.asarray(x, dtype=np.float32)
+        if not self.residual:
+            return pq.encode(x)
+        lists = self.assign(x) if lists is None else np.asarray(lists)
+        return pq.encode(x - self.centroids[lists])

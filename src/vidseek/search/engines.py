@@ -3,9 +3,11 @@ with the key-frame table's row numbers (-1 where fewer than k codes exist).
 
 - :class:`FlatEngine`: every code, exhaustively (:class:`.adc.ADCSearcher`: faiss.IndexPQ for a few queries,
   a blocked multi-threaded scan for batches);
-- :class:`IVFEngine`: an inverted file (``faiss.IndexIVFPQ`` without residuals: the stored codes are of the
-  vectors themselves), filled from the stored codes and lists without re-encoding (``add_entries``), so it
-  holds the codes once: m bytes plus an 8-byte row number per key frame.  ``nprobe`` lists per query.
+- :class:`IVFEngine`: an inverted file (``faiss.IndexIVFPQ``; codes of the residuals, or of the vectors in an
+  index built before residual codes: :attr:`CoarseQuantizer.residual`), filled from the stored codes and lists
+  without re-encoding (``add_entries``), so it holds the codes once: m bytes plus an 8-byte row number per key
+  frame.  ``nprobe`` lists per query; no precomputed table (nlist x m x 256 floats: 268 MB at 16,384 lists), so
+  each probed list's distance table is made from the query's residual.
 """
 
 from __future__ import annotations
@@ -60,7 +62,8 @@ class IVFEngine:
         self.coarse = coarse
         self.quantizer = coarse.flat_index()  # kept referenced: the IVF index does not own it
         index = faiss.IndexIVFPQ(self.quantizer, pq.d, coarse.nlist, pq.m, pq.config.nbits)
-        index.by_residual = False
+        index.by_residual = coarse.residual
+        index.use_precomputed_table = -1  # never: see the module's docstring
         faiss.copy_array_to_vector(np.ascontiguousarray(pq.centroids, np.float32).ravel(), index.pq.centroids)
         index.is_trained = True
         # probed lists shared among the threads within each query, not the queries among the threads: faiss 1.15.1's

@@ -131,10 +131,11 @@ class Index(QueryPreparation):
         vectors = np.asarray(vectors, np.float32)
         rows = self.table.append(video_ids, times, frames, vectors.astype(np.float16))
         self._n_live = int(np.count_nonzero(self.table.video >= 0))
-        codes = self.pq.encode(vectors)
         if isinstance(self.engine, IVFEngine):
-            self.engine._add(self.coarse.assign(vectors), codes, rows)
+            lists = self.coarse.assign(vectors)
+            self.engine._add(lists, self.coarse.encoded(self.pq, vectors, lists), rows)
         else:
+            codes = self.pq.encode(vectors)
             self.engine = FlatEngine(self.pq, [(self.engine.rows, None, self.engine.codes), (rows, None, codes)])
         self.refresh_background()
 

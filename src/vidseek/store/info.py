@@ -57,7 +57,9 @@ def search_info(index: Path, man) -> dict:
     n = int(man.counts.get("keyframes", 0))
     in_memory = not man.files.get(VECTORS) and n > 0  # an index from before vectors files
     per = resident_estimate(pq["m"], ivf is not None, pq["d"] if in_memory else 0)
-    return {"engine": "ivf" if ivf else "flat", "nlist": ivf["nlist"] if ivf else 0, "resident_bytes_per_keyframe": per,
+    codes_of = "residuals" if ivf and ivf.get("residual") else "vectors"
+    return {"engine": "ivf" if ivf else "flat", "nlist": ivf["nlist"] if ivf else 0, "codes_of": codes_of,
+            "resident_bytes_per_keyframe": per,
             "resident_bytes": per * n + (ivf["nlist"] * ivf["d"] * 4 if ivf else 0), "vectors": "on disk"
             if not in_memory else "in memory"}
 

@@ -99,11 +99,12 @@ def load_reference(path: str | os.PathLike, d: int) -> np.ndarray | None:
 
 # -- whitening -----------------------------------------------------------------------------------
 def save_ivf(coarse: CoarseQuantizer, path: str | os.PathLike) -> None:
-    save_arrays(path, {"centroids": coarse.centroids}, {"nlist": coarse.nlist, "d": coarse.d})
+    save_arrays(path, {"centroids": coarse.centroids}, {"nlist": coarse.nlist, "d": coarse.d, "residual": coarse.residual})
 
 
 def load_ivf(path: str | os.PathLike) -> CoarseQuantizer | None:
-    """The coarse quantiser of an inverted-file index; None when the index is flat (no such file)."""
+    """The coarse quantiser of an inverted-file index; None when the index is flat (no such file).  Files written
+    before residual codes have no ``residual`` entry: their codes are of the vectors."""
     found = _optional_arrays(path, "inverted-file centroids file")
     if found is None:
         return None
@@ -111,7 +112,7 @@ def load_ivf(path: str | os.PathLike) -> CoarseQuantizer | None:
     c = arrays.get("centroids")
     if c is None or c.ndim != 2 or len(c) != meta.get("nlist"):
         raise ModelError(path, "inverted-file centroids file is corrupt (shape does not match its .json)")
-    return CoarseQuantizer(c)
+    return CoarseQuantizer(c, residual=bool(meta.get("residual", False)))
 
 
 def save_whitening(w: PCAWhitening, path: str | os.PathLike) -> None:

@@ -90,8 +90,10 @@ class IVFEngine:
         lists = np.asarray(lists, np.int64)
         if lists.min() < 0 or lists.max() >= self.coarse.nlist:
             raise ValueError(f"list numbers out of range 0..{self.coarse.nlist - 1}")
-        order = np.argsort(lists, kind="stable")
-        lists, codes, rows = lists[order], np.ascontiguousarray(codes[order]), np.ascontiguousarray(rows[order], np.int64)
+        if (np.diff(lists) < 0).any():  # stored parts come sorted by list: no copy then
+            order = np.argsort(lists, kind="stable")
+            lists, codes, rows = lists[order], codes[order], rows[order]
+        codes, rows = np.ascontiguousarray(codes), np.ascontiguousarray(rows, np.int64)
         bounds = np.flatnonzero(np.diff(lists)) + 1
         starts = np.concatenate([[0], bounds]).tolist()
         ends = np.concatenate([bounds, [len(lists)]]).tolist()

@@ -17,12 +17,14 @@ import numpy as np
 from ..store.codes import parquet_rows, read_part
 from ..store.layout import Manifest, keyframe_id
 from ..store.reader import check_listed, read_dataset
+from .idmap import IdPositions
 
 
 class KeyFrames:
     def __init__(self, d: int):
         self.d = d
         self.video_ids = np.zeros(0, np.int64)  # searchable videos (status ok, not removed), sorted
+        self._position: IdPositions | None = None  # video id -> its place in video_ids (-1: not searchable)
         self.paths: dict[int, str] = {}
         self.durations: dict[int, float] = {}
         self.fps: dict[int, float] = {}
@@ -41,6 +43,7 @@ class KeyFrames:
         ids = np.asarray(ids, np.int64)
         order = np.argsort(ids)
         self.video_ids = ids[order]
+        self._position = None
         for vid, p, dur, nf in zip(self.video_ids.tolist(), np.asarray(paths, object)[order],
                                    np.asarray(durations, np.float64)[order], np.asarray(frames, np.float64)[order]):
             self.paths[vid] = p
@@ -59,16 +62,20 @@ class KeyFrames:
         first = self._filled
         if first + n > len(self):
             self.reserve(first + n - len(self))
-        video_ids = np.asarray(video_ids, np.int64)
-        pos = np.minimum(np.searchsorted(self.video_ids, video_ids), max(len(self.video_ids) - 1, 0))
-        known = (self.video_ids[pos] == video_ids) if len(self.video_ids) else np.zeros(n, bool)
-        self.video[first : first + n] = np.where(known, pos, -1)
+        if self._position is None:
+            self._position = IdPositions(self.video_ids)
+        self.video[first : first + n] = self._position(np.asarray(video_ids, np.int64))
         self.time[first : first + n] = times
         self.frame[first : first + n] = frames
         self._filled = first + n
         self._blocks.append(vectors)
         self._starts = np.append(self._starts, self._starts[-1] + n)
         return np.arange(first, first + n)
+
+    def release_lookup(self) -> None:
+        """Drop the video-id lookup once the parts are read (16 B per slot, 4 slots per video); rows appended
+        later build it again."""
+        self._position = None
 
     def add_video(self, vid: int, path: str, duration: float, fps: float) -> None:
         """A video known to the search only (e.g. a benchmark's distractors)."""
@@ -77,6 +84,7 @@ class KeyFrames:
         pos = int(np.searchsorted(self.video_ids, vid))
         self.video[self.video >= pos] += 1
         self.video_ids = np.insert(self.video_ids, pos, vid)
+        self._position = None
         self.paths[vid], self.durations[vid], self.fps[vid] = path, duration, fps
 
     # -- reading -------------------------------------------------------------------------
@@ -146,5 +154,6 @@ def load_keyframes(index: Path, man: Manifest, d: int, m: int, parts: list[int] 
             keep = kfs.video[rows] >= 0  # rows of removed videos are not searched
             if wanted:
                 yield rows[keep], lists[keep] if lists is not None else None, codes[keep]
+        kfs.release_lookup()
 
     return kfs, stream()

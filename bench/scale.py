@@ -79,7 +79,7 @@ def make_index(base: Path, out: Path, n: int, seed: int = 0, ivf: bool = True) -
     pq = src.pq
     if ivf:  # as the build: codebooks of the sample's residuals from the lists
         save_ivf(coarse, out / "model/gen=1" / IVF_FILE)
-        pq = ProductQuantizer(src.pq.d, src.pq.config).train(sample - coarse.centroids[coarse.assign(sample)])
+        pq = ProductQuantizer(src.pq.d, src.pq.config).train(coarse.residuals(sample))
         save_pq(pq, out / "model/gen=1" / PQ_FILE)
     lists = np.concatenate([coarse.assign(x[s : s + 262144]) for s in range(0, n, 262144)])
     codes = np.concatenate([coarse.encoded(pq, x[s : s + 262144], lists[s : s + 262144]) for s in range(0, n, 262144)])

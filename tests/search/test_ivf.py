@@ -28,7 +28,7 @@ def stored(tmp_path_factory, request):
     of the residuals (codebooks trained on residuals) or of the vectors."""
     x = data()
     coarse = CoarseQuantizer(train_coarse(x[:8000], 64, threads=1), residual=request.param)
-    train = x[:8000] - coarse.centroids[coarse.assign(x[:8000])] if coarse.residual else x[:8000]
+    train = coarse.residuals(x[:8000]) if coarse.residual else x[:8000]
     pq = ProductQuantizer(x.shape[1], PQConfig(m=8)).train(train, threads=1)
     folder = tmp_path_factory.mktemp("ivf")
     parts = []
@@ -158,7 +158,7 @@ def test_a_few_queries_together_get_the_answers_each_gets_alone():
     x = rng.standard_normal((40000, 32)).astype(np.float32)
     coarse = CoarseQuantizer(x[rng.choice(len(x), 16384, replace=False)], residual=True)
     lists = coarse.assign(x)
-    pq = ProductQuantizer(32, PQConfig(m=8)).train(x[:8000] - coarse.centroids[lists[:8000]], threads=1)
+    pq = ProductQuantizer(32, PQConfig(m=8)).train(coarse.residuals(x[:8000], lists[:8000]), threads=1)
     rows = np.arange(len(x))
     engine = IVFEngine(pq, coarse, [(rows, lists, coarse.encoded(pq, x, lists))], nprobe=32)
     q = x[:5] + 0.05

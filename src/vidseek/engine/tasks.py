@@ -321,33 +321,30 @@ def _edited(img: np.ndarray, key: int, copy: int) -> np.ndarray:
         return img
 
 
-@lru_cache(maxsize=2)
-def _pq(path: str, stamp: float):
-    from ..store.model_files import load_pq
+@lru_cache(maxsize=4)
+def _model_file(kind: str, path: str, stamp: float):
+    from ..store.model_files import load_ivf, load_pq
 
-    return load_pq(path)
+    return {"pq": load_pq, "ivf": load_ivf}[kind](path)
 
 
-@lru_cache(maxsize=2)
-def _ivf(path: str, stamp: float):
-    from ..store.model_files import load_ivf
-
-    return load_ivf(path)
+def _loaded(kind: str, path: str):
+    """The codebooks ("pq") or coarse quantiser ("ivf") at ``path``, loaded once per Python worker (again if the
+    file changes)."""
+    return _model_file(kind, path, Path(path).stat().st_mtime)
 
 
 def encode_table(table: pa.Table, params: dict, part: int) -> tuple[str, int]:
     """Whitened rows (with their inverted ``list`` in an inverted-file index: codes of their residuals) -> codes
     part ``part`` and its vectors file (:func:`vidseek.store.codes.write_codes_part`): (file, rows)."""
     _set_threads(1)
-    pq_path = Path(params["pq_path"])
-    pq = _pq(str(pq_path), pq_path.stat().st_mtime)
+    pq = _loaded("pq", params["pq_path"])
     vec = vectors_from_column(table.column("vec"), pq.d)
     lists = table.column("list").to_numpy() if "list" in table.column_names else None
     if lists is None:
         codes = pq.encode(vec)
     else:
-        ivf_path = Path(params["ivf_path"])
-        codes = _ivf(str(ivf_path), ivf_path.stat().st_mtime).encoded(pq, vec, lists)
+        codes = _loaded("ivf", params["ivf_path"]).encoded(pq, vec, lists)
     rows = CodeRows(table.column("kf_id").to_numpy(), table.column("video_id").to_numpy(),
                     table.column("frame").to_numpy(), table.column("time").to_numpy(), codes, vec, lists)
     return write_codes_part(params["out_dir"], params["vectors_dir"], f"part-{part:05d}", rows)
@@ -375,10 +372,8 @@ def assign_partition(params_json: str):
     params = json.loads(params_json)
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        from ..store.model_files import load_ivf
-
         _set_threads(1)
-        coarse = load_ivf(params["ivf_path"])
+        coarse = _loaded("ivf", params["ivf_path"])
         for batch in batches:
             if batch.num_rows == 0:
                 continue
@@ -400,10 +395,9 @@ def train_coarse_task(params_json: str) -> bytes:
     x = vectors_from_column(pq_io.read_table(params["sample_path"], columns=["vec"]).column("vec"), int(params["d"]))
     centroids = train_coarse(x, int(params["nlist"]), int(params["niter"]), int(params["seed"]), threads=1)
     if params.get("residual_path"):  # the PQ codebooks' training sample: residuals from the centroids
-        lists = CoarseQuantizer(centroids).assign(x)
         out = Path(params["residual_path"])
         out.parent.mkdir(parents=True, exist_ok=True)
-        res = np.ascontiguousarray(x - centroids[lists], np.float32)
+        res = np.ascontiguousarray(CoarseQuantizer(centroids).residuals(x), np.float32)
         pq_io.write_table(pa.table({"vec": pa.array([r.tobytes() for r in res], pa.binary())}), out)
     return centroids.tobytes()
 

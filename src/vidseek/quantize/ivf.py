@@ -88,12 +88,12 @@ class CoarseQuantizer:
         _, lists = self.flat_index().search(x, 1)
         return lists[:, 0].astype(np.int32)
 
-    def encoded(self, pq, x: np.ndarray, lists: np.ndarray | None = None) -> np.ndarray:
-        """The PQ codes ``pq`` gives rows ``x`` in this inverted file: of their residuals from the centroids of
-        ``lists`` (their lists; assigned here when None), or of the vectors themselves in an index built before
-        residual codes."""
+    def residuals(self, x: np.ndarray, lists: np.ndarray | None = None) -> np.ndarray:
+        """Rows ``x`` minus the centroids of ``lists`` (their lists; assigned here when None)."""
         x = np.asarray(x, dtype=np.float32)
-        if not self.residual:
-            return pq.encode(x)
-        lists = self.assign(x) if lists is None else np.asarray(lists)
-        return pq.encode(x - self.centroids[lists])
+        return x - self.centroids[self.assign(x) if lists is None else np.asarray(lists)]
+
+    def encoded(self, pq, x: np.ndarray, lists: np.ndarray | None = None) -> np.ndarray:
+        """The PQ codes ``pq`` gives rows ``x`` in this inverted file: of their :meth:`residuals`, or of the
+        vectors themselves in an index built before residual codes."""
+        return pq.encode(self.residuals(x, lists) if self.residual else np.asarray(x, dtype=np.float32))

@@ -186,3 +186,14 @@ def test_an_inverted_file_saved_before_residual_codes_opens_with_codes_of_the_ve
     (tmp_path / "ivf.json").write_text(json.dumps(meta))
     old = load_ivf(tmp_path / "ivf.npz")
     assert not old.residual and np.array_equal(old.centroids, c)
+
+
+@pytest.mark.parametrize("text", ['{"nlist": 4, "d": 8, "residual": "no"}', '{"nlist": 5, "d": 8, "residual": true}', ""])
+def test_a_corrupt_inverted_file_description_is_one_clear_error(tmp_path, text):
+    from vidseek.errors import ModelError
+    from vidseek.store.model_files import load_ivf, save_ivf
+
+    save_ivf(CoarseQuantizer(np.zeros((4, 8), np.float32), residual=True), tmp_path / "ivf.npz")
+    (tmp_path / "ivf.json").write_text(text)
+    with pytest.raises(ModelError, match=r"ivf\.(npz|json).*(corrupt)"):
+        load_ivf(tmp_path / "ivf.npz")

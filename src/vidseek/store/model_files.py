@@ -112,7 +112,10 @@ def load_ivf(path: str | os.PathLike) -> CoarseQuantizer | None:
     c = arrays.get("centroids")
     if c is None or c.ndim != 2 or len(c) != meta.get("nlist"):
         raise ModelError(path, "inverted-file centroids file is corrupt (shape does not match its .json)")
-    return CoarseQuantizer(c, residual=bool(meta.get("residual", False)))
+    residual = meta.get("residual", False)
+    if not isinstance(residual, bool):
+        raise ModelError(path, f"inverted-file centroids file is corrupt (residual is {residual!r}, not true or false)")
+    return CoarseQuantizer(c, residual=residual)
 
 
 def save_whitening(w: PCAWhitening, path: str | os.PathLike) -> None:
